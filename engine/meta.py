@@ -1,0 +1,118 @@
+"""The `/v1/meta` document: every visible cube and member, as Cube describes them.
+
+Cubes with no visible member are left out; primary keys are hidden unless made public.
+`extended=True` adds the model SQL, file name and joins, as Cube's `?extended=true` does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .model import RELATIONSHIP_META_NAMES, Cube, Member, Model
+
+_AGG_TYPES = {"count_distinct": "countDistinct", "count_distinct_approx": "countDistinctApprox"}
+_FORMATS = {
+    None: {"name": "number", "specifier": ",.2~f"},
+    "percent": {"name": "percent", "specifier": ".2~%"},
+    "currency": {"name": "currency", "specifier": "$,.2f"},
+    "number": {"name": "number", "specifier": ",.2~f"},
+}
+
+
+def _format_description(member: Member, value_type: str) -> dict | None:
+    if value_type != "number" or not (member.format is None or member.format in _FORMATS):
+        return None
+    return _FORMATS[member.format]
+
+
+def _common(member: Member, out: dict, extended: bool) -> None:
+    if member.description:
+        out["description"] = member.description
+    if member.format is not None:
+        out["format"] = member.format
+    if member.meta is not None:
+        out["meta"] = member.meta
+
+
+def measure_meta(member: Member, extended: bool = False) -> dict:
+    value_type = member.type if member.type in ("string", "time", "boolean") else "number"
+    out: dict[str, Any] = {"name": member.path, "title": member.title,
+                           "shortTitle": member.short_title}
+    _common(member, out, extended)
+    description = _format_description(member, value_type)
+    if description:
+        out["formatDescription"] = description
+    out.update({
+        "cumulativeTotal": False, "cumulative": False, "type": value_type,
+        "aggType": _AGG_TYPES.get(member.type, member.type),
+        "drillMembers": list(member.drill_members),
+        "drillMembersGrouped": {"measures": [], "dimensions": list(member.drill_members)},
+        "isVisible": member.public, "public": member.public,
+    })
+    if extended and member.sql is not None:
+        out["sql"] = member.sql.js_source
+    if extended and member.filters:
+        out["filters"] = [{"sql": f.js_source} for f in member.filters]
+    return out
+
+
+def dimension_meta(member: Member, extended: bool = False) -> dict:
+    out: dict[str, Any] = {"name": member.path, "title": member.title, "type": member.type,
+                           "shortTitle": member.short_title,
+                           "suggestFilterValues": member.suggest_filter_values}
+    _common(member, out, extended)
+    description = _format_description(member, member.type)
+    if description:
+        out["formatDescription"] = description
+    out.update({"isVisible": member.public, "public": member.public,
+                "primaryKey": member.primary_key})
+    if member.granularities:
+        out["granularities"] = [
+            {k: v for k, v in {"name": g.name, "title": g.title or g.name, "interval": g.interval,
+                               "offset": g.offset, "origin": g.origin}.items() if v is not None}
+            for g in member.granularities]
+    if extended and member.sql is not None:
+        out["sql"] = member.sql.js_source
+    return out
+
+
+def segment_meta(member: Member, extended: bool = False) -> dict:
+    out: dict[str, Any] = {"name": member.path, "title": member.title,
+                           "shortTitle": member.short_title}
+    _common(member, out, extended)
+    out.update({"isVisible": member.public, "public": member.public})
+    if extended and member.sql is not None:
+        out["sql"] = member.sql.js_source
+    return out
+
+
+def cube_meta(cube: Cube, component: int | None, extended: bool = False) -> dict | None:
+    measures = [measure_meta(m, extended) for m in cube.measures.values() if m.public]
+    dimensions = [dimension_meta(d, extended) for d in cube.dimensions.values() if d.public]
+    segments = [segment_meta(s, extended) for s in cube.segments.values() if s.public]
+    if not (measures or dimensions or segments):
+        return None
+    out: dict[str, Any] = {"name": cube.name, "type": "cube", "title": cube.title,
+                           "isVisible": cube.public, "public": cube.public}
+    if cube.description:
+        out["description"] = cube.description
+    if component is not None:
+        out["connectedComponent"] = component
+    if cube.meta is not None:
+        out["meta"] = cube.meta
+    out.update({"measures": measures, "dimensions": dimensions, "segments": segments,
+                "hierarchies": [], "folders": [], "nestedFolders": []})
+    if extended:
+        out["fileName"] = cube.file
+        out["joins"] = [{"name": j.target,
+                         "relationship": RELATIONSHIP_META_NAMES[j.relationship],
+                         "sql": j.sql.js_source} for j in cube.joins.values()]
+        out["preAggregations"] = []
+    return out
+
+
+def build_meta(model: Model, extended: bool = False) -> dict:
+    """Cube's `/v1/meta` body for `model`."""
+    components = model.connected_components()
+    cubes = [cube_meta(cube, components.get(name), extended) for name, cube in model.cubes.items()]
+    return {"cubes": [c for c in cubes if c is not None]}

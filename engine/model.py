@@ -1,0 +1,568 @@
+"""Cube YAML models -> a validated, immutable `Model`.
+
+Reads every `*.yml` / `*.yaml` below a directory, checks it against Cube's model schema (unknown keys,
+bad types, duplicate members, missing references) and fails with `ModelError` naming the file, line
+and member. The result only describes the model; turning member SQL into query SQL is `sqlgen`'s job.
+
+>>> import tempfile, pathlib
+>>> d = pathlib.Path(tempfile.mkdtemp())
+>>> _ = (d / "a.yml").write_text("cubes:\\n  - name: A\\n    sql_table: a\\n    measures:\\n      - name: count\\n        type: count\\n")
+>>> load_model(d).cubes["A"].measures["count"].path
+'A.count'
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ModelError
+from .naming import titleize, underscore
+from .yaml_lines import line_of, load_yaml
+
+# ---------------------------------------------------------------------------------------------
+# The YAML schema (snake_case keys, as Cube's YAML compiler accepts them)
+
+Identifier = Field(pattern=r"^[_a-zA-Z][_a-zA-Z0-9]*$")
+
+MEASURE_TYPES = (
+    "count", "count_distinct", "count_distinct_approx", "sum", "avg", "min", "max",
+    "number", "string", "time", "boolean",
+)
+DIMENSION_TYPES = ("string", "number", "boolean", "time")
+RELATIONSHIPS = {
+    "many_to_one": "many_to_one", "belongs_to": "many_to_one", "belongsTo": "many_to_one",
+    "manyToOne": "many_to_one",
+    "one_to_many": "one_to_many", "has_many": "one_to_many", "hasMany": "one_to_many",
+    "oneToMany": "one_to_many",
+    "one_to_one": "one_to_one", "has_one": "one_to_one", "hasOne": "one_to_one",
+    "oneToOne": "one_to_one",
+}
+# How /meta spells a relationship (Cube reports the legacy camelCase names).
+RELATIONSHIP_META_NAMES = {"many_to_one": "belongsTo", "one_to_many": "hasMany", "one_to_one": "hasOne"}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _FilterDef(_Strict):
+    sql: str
+
+
+class _GranularityDef(_Strict):
+    name: str = Identifier
+    interval: str
+    offset: str | None = None
+    origin: str | None = None
+    title: str | None = None
+
+
+class _MeasureDef(_Strict):
+    name: str = Identifier
+    type: Literal[MEASURE_TYPES]  # type: ignore[valid-type]
+    sql: str | int | None = None
+    title: str | None = None
+    description: str | None = None
+    public: bool | None = None
+    shown: bool | None = None
+    visible: bool | None = None
+    filters: list[_FilterDef] = []
+    format: Union[str, dict] | None = None
+    drill_members: list[str] = []
+    meta: dict | None = None
+
+
+class _DimensionDef(_Strict):
+    name: str = Identifier
+    type: Literal[DIMENSION_TYPES]  # type: ignore[valid-type]
+    sql: str | int | None = None
+    primary_key: bool = False
+    public: bool | None = None
+    shown: bool | None = None
+    title: str | None = None
+    description: str | None = None
+    format: Union[str, dict] | None = None
+    meta: dict | None = None
+    suggest_filter_values: bool | None = None
+    granularities: list[_GranularityDef] = []
+
+
+class _SegmentDef(_Strict):
+    name: str = Identifier
+    sql: str
+    title: str | None = None
+    description: str | None = None
+    public: bool | None = None
+    shown: bool | None = None
+    meta: dict | None = None
+
+
+class _JoinDef(_Strict):
+    name: str = Identifier
+    relationship: Literal[tuple(RELATIONSHIPS)]  # type: ignore[valid-type]
+    sql: str
+
+
+class _CubeDef(_Strict):
+    name: str = Identifier
+    sql_table: str | None = None
+    sql: str | None = None
+    sql_alias: str | None = None
+    title: str | None = None
+    description: str | None = None
+    public: bool | None = None
+    shown: bool | None = None
+    meta: dict | None = None
+    data_source: str | None = None
+    refresh_key: dict | None = None
+    joins: list[_JoinDef] = []
+    measures: list[_MeasureDef] = []
+    dimensions: list[_DimensionDef] = []
+    segments: list[_SegmentDef] = []
+    # Accepted so real-world models load; the engine does not use pre-aggregations.
+    pre_aggregations: list[dict] = []
+
+
+class _ModelFile(_Strict):
+    cubes: list[_CubeDef] = []
+
+
+# ---------------------------------------------------------------------------------------------
+# SQL templates: member SQL with `{...}` references, parsed once at load time
+
+_REFERENCE = re.compile(r"\$?\{([^{}]*)\}")
+_BARE_COLUMN = re.compile(r"^[_a-zA-Z][_a-zA-Z0-9]*$")
+
+
+@dataclass(frozen=True)
+class CubeRef:
+    """`{CUBE}`, `{TABLE}` or `{OtherCube}`: the SQL alias of a cube."""
+
+    cube: str
+
+
+@dataclass(frozen=True)
+class MemberRef:
+    """`{member}`, `{CUBE.member}` or `{OtherCube.member}`: the SQL of a member."""
+
+    cube: str
+    name: str
+
+
+TemplatePart = Union[str, CubeRef, MemberRef]
+
+
+@dataclass(frozen=True)
+class Template:
+    """SQL text split into literal pieces and references, e.g. `{CUBE}.a = {b}`."""
+
+    parts: tuple[TemplatePart, ...]
+    source: str
+
+    def references(self) -> list[MemberRef]:
+        return [p for p in self.parts if isinstance(p, MemberRef)]
+
+    def cubes(self) -> set[str]:
+        """Every cube this SQL mentions, itself included."""
+        return {p.cube for p in self.parts if isinstance(p, (CubeRef, MemberRef))}
+
+    @property
+    def js_source(self) -> str:
+        """The template as Cube's extended /meta prints it (a JS template literal)."""
+        return "`" + _REFERENCE.sub(lambda m: "${" + m.group(1) + "}", self.source) + "`"
+
+
+# ---------------------------------------------------------------------------------------------
+# The loaded model
+
+
+@dataclass(frozen=True)
+class Granularity:
+    name: str
+    interval: str
+    offset: str | None = None
+    origin: str | None = None
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class Member:
+    """A measure, dimension or segment of a cube."""
+
+    cube: str
+    name: str
+    kind: Literal["measure", "dimension", "segment"]
+    type: str
+    sql: Template | None
+    title: str
+    short_title: str
+    description: str | None
+    public: bool
+    meta: dict | None
+    format: Any
+    line: int | None
+    primary_key: bool = False
+    filters: tuple[Template, ...] = ()
+    drill_members: tuple[str, ...] = ()
+    granularities: tuple[Granularity, ...] = ()
+    suggest_filter_values: bool = True
+
+    @property
+    def path(self) -> str:
+        return f"{self.cube}.{self.name}"
+
+    @property
+    def is_measure(self) -> bool:
+        return self.kind == "measure"
+
+    @property
+    def is_time(self) -> bool:
+        return self.kind == "dimension" and self.type == "time"
+
+
+@dataclass(frozen=True)
+class Join:
+    target: str
+    relationship: Literal["many_to_one", "one_to_many", "one_to_one"]
+    sql: Template
+
+
+@dataclass
+class Cube:
+    name: str
+    alias: str
+    title: str
+    description: str | None
+    public: bool
+    meta: dict | None
+    sql_table: str | None
+    sql: Template | None
+    file: str
+    line: int | None
+    joins: dict[str, Join] = field(default_factory=dict)
+    measures: dict[str, Member] = field(default_factory=dict)
+    dimensions: dict[str, Member] = field(default_factory=dict)
+    segments: dict[str, Member] = field(default_factory=dict)
+    refresh_key: dict | None = None
+
+    @property
+    def primary_keys(self) -> list[Member]:
+        return [d for d in self.dimensions.values() if d.primary_key]
+
+    def member(self, name: str) -> Member | None:
+        return self.measures.get(name) or self.dimensions.get(name) or self.segments.get(name)
+
+
+@dataclass
+class Model:
+    """Every cube of a model directory, in file order, and the directed join graph between them."""
+
+    cubes: dict[str, Cube]
+    directory: Path | None = None
+
+    def joins_from(self, cube: str) -> dict[str, Join]:
+        return self.cubes[cube].joins
+
+    def connected_components(self) -> dict[str, int]:
+        """Component number per cube on the undirected join graph; cubes with no joins are absent.
+
+        Numbered 1.. in the order of the cubes' first appearance, like Cube's /meta."""
+        neighbours: dict[str, set[str]] = {name: set() for name in self.cubes}
+        for cube in self.cubes.values():
+            for target in cube.joins:
+                neighbours[cube.name].add(target)
+                neighbours[target].add(cube.name)
+        component: dict[str, int] = {}
+        number = 0
+        for name in self.cubes:
+            if name in component or not neighbours[name]:
+                continue
+            number += 1
+            stack = [name]
+            while stack:
+                current = stack.pop()
+                if current in component:
+                    continue
+                component[current] = number
+                stack.extend(neighbours[current] - component.keys())
+        return component
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def load_model(directory: str | Path) -> Model:
+    """Load and validate every YAML model file below `directory` (sorted by path)."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise ModelError(f"model directory not found: {root}")
+    files = sorted(p for p in root.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file())
+    cubes: dict[str, Cube] = {}
+    for path in files:
+        for cube in _load_file(path, root):
+            if cube.name in cubes:
+                raise ModelError(
+                    f"cube '{cube.name}' is defined twice (also in {cubes[cube.name].file})",
+                    cube.file, cube.line,
+                )
+            cubes[cube.name] = cube
+    model = Model(cubes=cubes, directory=root)
+    _check_references(model)
+    return model
+
+
+def _load_file(path: Path, root: Path) -> list[Cube]:
+    shown = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+    try:
+        document = load_yaml(path.read_text())
+    except Exception as exc:  # yaml reports its own line
+        mark = getattr(exc, "problem_mark", None)
+        raise ModelError(f"invalid YAML: {getattr(exc, 'problem', exc)}", shown,
+                         mark.line + 1 if mark else None) from None
+    if document is None:
+        return []
+    if not isinstance(document, dict):
+        raise ModelError("a model file must be a mapping with a `cubes:` list", shown, 1)
+    if "views" in document:
+        raise ModelError("views are not supported yet", shown, line_of(document, ("views",)))
+    try:
+        parsed = _ModelFile.model_validate(document)
+    except ValidationError as exc:
+        raise _explain(exc, document, shown) from None
+    return [_build_cube(definition, document["cubes"][i], shown)
+            for i, definition in enumerate(parsed.cubes)]
+
+
+def _explain(exc: ValidationError, document: dict, file: str) -> ModelError:
+    """Turn pydantic's first complaint into a message naming the member and line."""
+    error = exc.errors()[0]
+    loc = tuple(error["loc"])
+    names = []
+    node: Any = document
+    for step in loc:
+        try:
+            node = node[step]
+        except (KeyError, IndexError, TypeError):
+            break
+        if isinstance(node, dict) and "name" in node and isinstance(step, int):
+            names.append(str(node["name"]))
+    key = loc[-1] if loc and isinstance(loc[-1], str) else None
+    if error["type"] == "extra_forbidden":
+        reason = f"unknown key '{key}'"
+    elif key:
+        reason = f"'{key}': {error['msg']}"
+    else:
+        reason = error["msg"]
+    where = " ".join(
+        f"{kind} '{name}'"
+        for kind, name in zip(_kinds_along(loc), names)
+    )
+    return ModelError(f"{where}: {reason}" if where else reason, file, line_of(document, loc))
+
+
+def _kinds_along(loc: tuple) -> list[str]:
+    kinds = {"cubes": "cube", "measures": "measure", "dimensions": "dimension",
+             "segments": "segment", "joins": "join", "granularities": "granularity"}
+    return [kinds[step] for step in loc if isinstance(step, str) and step in kinds]
+
+
+def _parse_template(sql: str | int, cube: str, auto_prefix: bool = True) -> Template:
+    """Split SQL into text and references. A bare column name gets its cube prefix, as in Cube."""
+    text = str(sql)
+    if auto_prefix and _BARE_COLUMN.match(text):
+        return Template((CubeRef(cube), "." + text), text)
+    parts: list[TemplatePart] = []
+    position = 0
+    for match in _REFERENCE.finditer(text):
+        parts.append(text[position:match.start()])
+        parts.append(_reference(match.group(1).strip(), cube))
+        position = match.end()
+    parts.append(text[position:])
+    return Template(tuple(p for p in parts if p != ""), text)
+
+
+def _reference(expression: str, cube: str) -> TemplatePart:
+    pieces = expression.split(".")
+    if pieces[0] in ("CUBE", "TABLE"):
+        pieces[0] = cube
+        if len(pieces) == 1:
+            return CubeRef(cube)
+    if len(pieces) == 1:
+        # `{name}`: a member of this cube, or another cube; decided in _check_references.
+        return MemberRef("", pieces[0])
+    if len(pieces) == 2:
+        return MemberRef(pieces[0], pieces[1])
+    raise ModelError(f"unsupported reference '{{{expression}}}'")
+
+
+def _build_cube(definition: _CubeDef, raw: dict, file: str) -> Cube:
+    name = definition.name
+    line = getattr(raw, "line", None)
+    if (definition.sql is None) == (definition.sql_table is None):
+        raise ModelError(
+            f"cube '{name}': You must use either sql or sqlTable within a model, but not both",
+            file, line)
+    cube_title = definition.title or titleize(name)
+    member_names: set[str] = set()
+    for group in ("measures", "dimensions", "segments"):
+        for index, member in enumerate(getattr(definition, group)):
+            if member.name in member_names:
+                raise ModelError(f"cube '{name}': duplicate member '{member.name}'",
+                                 file, line_of(raw, (group, index)))
+            member_names.add(member.name)
+
+    def template(sql: str | int, where: tuple, auto_prefix: bool = True) -> Template:
+        try:
+            return _parse_template(sql, name, auto_prefix=auto_prefix)
+        except ModelError as exc:
+            raise ModelError(f"cube '{name}': {exc.reason}", file, line_of(raw, where)) from None
+
+    def visible(member: Any, default: bool = True) -> bool:
+        for flag in ("public", "shown", "visible"):
+            value = getattr(member, flag, None)
+            if value is not None:
+                return value
+        return default
+
+    cube = Cube(
+        name=name,
+        alias=definition.sql_alias or underscore(name),
+        title=cube_title,
+        description=definition.description,
+        public=visible(definition),
+        meta=definition.meta,
+        sql_table=definition.sql_table,
+        sql=template(definition.sql, (), auto_prefix=False) if definition.sql else None,
+        file=file,
+        line=line,
+        refresh_key=definition.refresh_key,
+    )
+    for index, j in enumerate(definition.joins):
+        if j.name in cube.joins:
+            raise ModelError(f"cube '{name}': duplicate join '{j.name}'",
+                             file, line_of(raw, ("joins", index)))
+        cube.joins[j.name] = Join(j.name, RELATIONSHIPS[j.relationship],  # type: ignore[arg-type]
+                                  template(j.sql, ("joins", index), auto_prefix=False))
+    for index, m in enumerate(definition.measures):
+        where = ("measures", index)
+        if m.sql is None and m.type not in ("count",):
+            raise ModelError(f"cube '{name}' measure '{m.name}': type '{m.type}' needs `sql`",
+                             file, line_of(raw, where))
+        member_title = m.title or titleize(m.name)
+        cube.measures[m.name] = Member(
+            cube=name, name=m.name, kind="measure", type=m.type,
+            sql=template(m.sql, where) if m.sql is not None else None,
+            title=f"{cube_title} {member_title}", short_title=member_title,
+            description=m.description, public=visible(m), meta=m.meta, format=m.format,
+            line=line_of(raw, where),
+            filters=tuple(template(f.sql, where, auto_prefix=False) for f in m.filters),
+            drill_members=tuple(m.drill_members),
+        )
+    for index, d in enumerate(definition.dimensions):
+        where = ("dimensions", index)
+        if d.sql is None:
+            raise ModelError(f"cube '{name}' dimension '{d.name}': `sql` is required",
+                             file, line_of(raw, where))
+        if d.granularities and d.type != "time":
+            raise ModelError(
+                f"cube '{name}' dimension '{d.name}': granularities need a time dimension",
+                file, line_of(raw, where))
+        member_title = d.title or titleize(d.name)
+        cube.dimensions[d.name] = Member(
+            cube=name, name=d.name, kind="dimension", type=d.type,
+            sql=template(d.sql, where), title=f"{cube_title} {member_title}",
+            short_title=member_title, description=d.description,
+            # Primary keys are hidden unless the model makes them public.
+            public=visible(d, default=not d.primary_key), meta=d.meta, format=d.format,
+            line=line_of(raw, where), primary_key=d.primary_key,
+            granularities=tuple(Granularity(**g.model_dump()) for g in d.granularities),
+            suggest_filter_values=d.suggest_filter_values is not False,
+        )
+    for index, s in enumerate(definition.segments):
+        where = ("segments", index)
+        member_title = s.title or titleize(s.name)
+        cube.segments[s.name] = Member(
+            cube=name, name=s.name, kind="segment", type="segment",
+            sql=template(s.sql, where), title=f"{cube_title} {member_title}",
+            short_title=member_title, description=s.description, public=visible(s),
+            meta=s.meta, format=None, line=line_of(raw, where),
+        )
+    return cube
+
+
+def _check_references(model: Model) -> None:
+    """Resolve `{name}` references and fail on any that point nowhere."""
+    for cube in model.cubes.values():
+        for join in cube.joins.values():
+            if join.target not in model.cubes:
+                raise ModelError(f"cube '{cube.name}' join '{join.target}': Cube "
+                                 f"{join.target} doesn't exist", cube.file, cube.line)
+            object.__setattr__(join, "sql", _resolve(join.sql, cube, model, None))
+        if cube.sql is not None:
+            cube.sql = _resolve(cube.sql, cube, model, None)
+        for group in (cube.measures, cube.dimensions, cube.segments):
+            for member in list(group.values()):
+                changes: dict[str, Any] = {}
+                if member.sql is not None:
+                    changes["sql"] = _resolve(member.sql, cube, model, member)
+                if member.filters:
+                    changes["filters"] = tuple(_resolve(f, cube, model, member)
+                                               for f in member.filters)
+                for drill in member.drill_members:
+                    _resolve_path(drill if "." in drill else f"{cube.name}.{drill}",
+                                  cube, model, member)
+                if changes:
+                    group[member.name] = _replace(member, **changes)
+    for cube in model.cubes.values():
+        for group in (cube.measures, cube.dimensions, cube.segments):
+            for member in group.values():
+                _check_cycles(model, member, ())
+
+
+def _replace(member: Member, **changes: Any) -> Member:
+    values = {f: getattr(member, f) for f in member.__dataclass_fields__}
+    values.update(changes)
+    return Member(**values)
+
+
+def _resolve(template: Template, cube: Cube, model: Model, member: Member | None) -> Template:
+    parts: list[TemplatePart] = []
+    for part in template.parts:
+        if isinstance(part, MemberRef):
+            if part.cube == "":
+                if part.name in model.cubes:
+                    part = CubeRef(part.name)  # type: ignore[assignment]
+                else:
+                    part = MemberRef(cube.name, part.name)
+            if isinstance(part, MemberRef):
+                _resolve_path(f"{part.cube}.{part.name}", cube, model, member)
+        parts.append(part)
+    return Template(tuple(parts), template.source)
+
+
+def _resolve_path(path: str, cube: Cube, model: Model, member: Member | None) -> None:
+    cube_name, _, name = path.partition(".")
+    owner = f" {member.kind} '{member.name}'" if member else ""
+    target = model.cubes.get(cube_name)
+    if target is None or target.member(name) is None:
+        raise ModelError(f"cube '{cube.name}'{owner}: reference to missing member '{path}'",
+                         cube.file, member.line if member else cube.line)
+
+
+def _check_cycles(model: Model, member: Member, seen: tuple[str, ...]) -> None:
+    if member.path in seen:
+        cube = model.cubes[member.cube]
+        raise ModelError(f"cube '{member.cube}' {member.kind} '{member.name}': circular reference "
+                         + " -> ".join(seen + (member.path,)), cube.file, member.line)
+    templates = ([member.sql] if member.sql else []) + list(member.filters)
+    for template in templates:
+        for ref in template.references():
+            referenced = model.cubes[ref.cube].member(ref.name)
+            if referenced is not None:
+                _check_cycles(model, referenced, seen + (member.path,))

@@ -1,0 +1,408 @@
+"""A normalized query resolved against the model: which columns, which joins, which filters where.
+
+`build_plan` is where member names meet the model: unknown cubes and members, wrong kinds, hidden
+members, bad granularities and unreachable cubes are refused here with Cube's messages. The `Plan`
+it returns is plain data that `sqlgen` turns into SQL and `results` uses to shape rows.
+
+Column order follows Cube: dimensions, then time dimensions, then measures.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Union
+
+from .errors import QueryError, SchemaError
+from .model import Cube, Join, Member, MemberRef, Model
+from .naming import member_alias
+from .query import Filter, FilterGroup, FilterNode, OrderItem, Query
+
+GRANULARITIES = ("second", "minute", "hour", "day", "week", "month", "quarter", "year")
+_DATE_OPERATORS = ("inDateRange", "notInDateRange", "onTheDate", "beforeDate", "beforeOrOnDate",
+                   "afterDate", "afterOrOnDate")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One selected column: its member, SQL alias and the key it gets in result rows."""
+
+    member: Member
+    alias: str
+    key: str
+    granularity: str | None = None  # set for time dimensions with a granularity
+
+    @property
+    def is_measure(self) -> bool:
+        return self.member.is_measure
+
+
+@dataclass(frozen=True)
+class JoinStep:
+    """`LEFT JOIN <to> ON <join sql>`, with the join as declared on cube `owner`."""
+
+    owner: str
+    target: str
+    join: Join
+    joined: str  # the cube this step brings into the FROM clause
+
+
+@dataclass(frozen=True)
+class PlannedFilter:
+    member: Member
+    operator: str
+    values: tuple[str | None, ...] | None
+
+
+@dataclass(frozen=True)
+class PlannedGroup:
+    kind: str
+    items: tuple["PlannedNode", ...]
+
+
+PlannedNode = Union[PlannedFilter, PlannedGroup]
+
+
+@dataclass
+class Plan:
+    query: Query
+    dimensions: list[Column]          # dimensions then time dimensions, in select order
+    measures: list[Column]
+    root: str
+    joins: list[JoinStep]
+    multiplied: set[str]
+    where: list[PlannedNode]          # dimension filters, date ranges
+    having: list[PlannedNode]         # measure filters
+    segments: list[Member]
+    measure_filter_members: list[Member]  # `measureFilter` operator: the measure's own filters
+    order: list[tuple[Column, bool]]  # (column, descending)
+    requested_order: dict[str, str]   # what /dry-run reports as queryOrder
+    timezone: str
+    limit: int
+    offset: int | None
+    ungrouped: bool
+    legacy_time_keys: list[tuple[str, Column]] = field(default_factory=list)
+
+    @property
+    def columns(self) -> list[Column]:
+        return self.dimensions + self.measures
+
+    def cubes(self) -> list[str]:
+        return [self.root] + [step.joined for step in self.joins]
+
+
+def find_member(model: Model, path: str, kind: str) -> Member:
+    """Resolve `Cube.member` of the given kind ("measures" / "dimensions" / "segments")."""
+    cube_name, _, name = path.partition(".")
+    cube = model.cubes.get(cube_name)
+    if cube is None:
+        raise SchemaError(f"Cube '{cube_name}' not found for path '{path}'")
+    member = getattr(cube, kind).get(name)
+    if member is None:
+        raise SchemaError(f"'{name}' not found for path '{path}'")
+    return member
+
+
+def find_any_member(model: Model, path: str) -> Member:
+    cube_name, _, name = path.partition(".")
+    cube = model.cubes.get(cube_name)
+    if cube is None:
+        raise SchemaError(f"Cube '{cube_name}' not found for path '{path}'")
+    member = cube.member(name)
+    if member is None or member.kind == "segment":
+        raise SchemaError(f"'{name}' not found for path '{path}'")
+    return member
+
+
+def _check_visible(member: Member) -> None:
+    if not member.public:
+        alias = member_alias(member.cube, member.name)
+        # Cube raises this as a 500 after running the query; it is the caller's mistake: 400.
+        raise QueryError(
+            f"Error: You requested hidden member: '{alias}'. Please make it visible using "
+            "`public: true`. Please note primaryKey fields are `public: false` by default: "
+            "https://cube.dev/docs/schema/reference/joins#setting-a-primary-key.")
+
+
+def _check_granularity(member: Member, granularity: str) -> None:
+    if granularity in GRANULARITIES or any(g.name == granularity for g in member.granularities):
+        return
+    raise SchemaError(f'Granularity "{granularity}" does not exist in dimension {member.path}')
+
+
+def build_plan(model: Model, query: Query) -> Plan:
+    """Resolve every member of `query`, pick the join tree and the order."""
+    alias_of = lambda m: member_alias(model.cubes[m.cube].alias, m.name)  # noqa: E731
+
+    measures = [find_member(model, path, "measures") for path in query.measures or []]
+    plain_dimensions = [find_member(model, path, "dimensions") for path in query.dimensions]
+    segments = [find_member(model, path, "segments") for path in query.segments or []]
+
+    dimension_columns = [Column(d, alias_of(d), d.path) for d in plain_dimensions]
+    time_columns: list[Column] = []
+    where: list[PlannedNode] = []
+    for td in query.time_dimensions:
+        member = find_member(model, td.dimension, "dimensions")
+        if td.granularity is not None:
+            _check_granularity(member, td.granularity)
+            key = f"{member.path}.{td.granularity}"
+            if all(c.key != key for c in time_columns):
+                time_columns.append(
+                    Column(member, f"{alias_of(member)}_{td.granularity}", key, td.granularity))
+        if td.date_range is not None:
+            where.append(PlannedFilter(member, "inDateRange", td.date_range))
+    date_filters = list(where)
+    measure_columns = [Column(m, alias_of(m), m.path) for m in measures]
+
+    for column in dimension_columns + time_columns + measure_columns:
+        _check_visible(column.member)
+    for segment in segments:
+        _check_visible(segment)
+
+    having: list[PlannedNode] = []
+    measure_filter_members: list[Member] = []
+    for node in query.filters:
+        planned = _plan_filter(model, node)
+        if planned is None:
+            continue
+        if isinstance(planned, PlannedFilter) and planned.operator == "measureFilter":
+            measure_filter_members.append(planned.member)
+        elif _is_measure_node(planned):
+            having.append(planned)
+        else:
+            where.append(planned)
+
+    ungrouped = bool(query.ungrouped)
+    if ungrouped and having:
+        raise SchemaError("Measure filters aren't allowed in ungrouped query")
+
+    referenced = _referenced_cubes(model, [
+        [c.member for c in measure_columns], [c.member for c in dimension_columns], segments,
+        _filter_members(where[len(date_filters):]), _filter_members(having),
+        measure_filter_members, [c.member for c in time_columns], _filter_members(date_filters)])
+    root, steps = _join_tree(model, referenced, query.join_hints or [])
+    multiplied = _multiplied_cubes(root, steps)
+
+    all_dimensions = dimension_columns + time_columns
+    order, requested = _order(query, all_dimensions, measure_columns)
+
+    if ungrouped:
+        _check_ungrouped_primary_keys(model, [root] + [s.joined for s in steps], all_dimensions)
+
+    legacy: list[tuple[str, Column]] = []
+    for column in _finest_first(time_columns):
+        path = column.member.path
+        if all(c.key != path for c in dimension_columns) and all(k != path for k, _ in legacy):
+            legacy.append((path, column))
+
+    return Plan(
+        query=query, dimensions=all_dimensions, measures=measure_columns, root=root, joins=steps,
+        multiplied=multiplied, where=where, having=having, segments=segments,
+        measure_filter_members=measure_filter_members, order=order,
+        requested_order=requested, timezone=query.timezone, limit=query.limit,
+        offset=query.offset, ungrouped=ungrouped, legacy_time_keys=legacy,
+    )
+
+
+def _plan_filter(model: Model, node: FilterNode) -> PlannedNode | None:
+    if isinstance(node, FilterGroup):
+        items = tuple(p for p in (_plan_filter(model, item) for item in node.items) if p)
+        if not items:
+            return None  # an empty group renders nothing, as in Cube
+        kinds = {_is_measure_node(item) for item in items}
+        if len(kinds) > 1:
+            raise SchemaError("You cannot use dimension and measure in same condition: "
+                              + _js(node.to_json()))
+        return PlannedGroup(node.kind, items)
+    member = find_any_member(model, node.member)
+    return PlannedFilter(member, node.operator, node.values)
+
+
+def _js(value: object) -> str:
+    import json
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _is_measure_node(node: PlannedNode) -> bool:
+    if isinstance(node, PlannedFilter):
+        return node.member.is_measure
+    return any(_is_measure_node(item) for item in node.items)
+
+
+def _filter_members(nodes: list[PlannedNode]) -> list[Member]:
+    out: list[Member] = []
+    for node in nodes:
+        if isinstance(node, PlannedFilter):
+            out.append(node.member)
+        else:
+            out.extend(_filter_members(list(node.items)))
+    return out
+
+
+def _referenced_cubes(model: Model, groups: list[list[Member]]) -> list[str]:
+    """Cubes the query touches, in Cube's join-hint order (first member's cube first)."""
+    ordered: list[str] = []
+    for members in groups:
+        for member in members:
+            for cube in _cubes_of(model, member, set()):
+                if cube not in ordered:
+                    ordered.append(cube)
+    return ordered
+
+
+def _cubes_of(model: Model, member: Member, seen: set[str]) -> list[str]:
+    """The member's cube, then every cube its SQL reaches through references."""
+    if member.path in seen:
+        return []
+    seen.add(member.path)
+    cubes = [member.cube]
+    for template in ([member.sql] if member.sql else []) + list(member.filters):
+        for part in template.parts:
+            if isinstance(part, MemberRef):
+                referenced = model.cubes[part.cube].member(part.name)
+                if referenced is not None:
+                    for cube in _cubes_of(model, referenced, seen):
+                        if cube not in cubes:
+                            cubes.append(cube)
+    return cubes
+
+
+def _join_tree(model: Model, cubes: list[str], hints: list[list[str]]) -> tuple[str, list[JoinStep]]:
+    """Cube's join tree: try each hinted cube as root, keep the tree with the fewest joins."""
+    wanted = [c for hint in hints for c in hint if c in model.cubes]
+    wanted += [c for c in cubes if c not in wanted]
+    if len(wanted) <= 1:
+        return wanted[0], []
+    best: tuple[str, list[JoinStep]] | None = None
+    for root in wanted:
+        tree = _tree_from(model, root, wanted)
+        if tree is not None and (best is None or len(tree) < len(best[1])):
+            best = (root, tree)
+    if best is None:
+        raise SchemaError("Can't find join path to join "
+                          + ", ".join(f"'{c}'" for c in wanted))
+    return best
+
+
+def _tree_from(model: Model, root: str, cubes: list[str]) -> list[JoinStep] | None:
+    """Shortest directed paths from `root` to every cube, sharing cubes already joined."""
+    steps: list[JoinStep] = []
+    joined = {root}
+    for target in cubes:
+        if target in joined:
+            continue
+        path = _shortest_path(model, joined, target)
+        if path is None:
+            return None
+        for step in path:
+            if step.joined not in joined:
+                joined.add(step.joined)
+                steps.append(step)
+    return steps
+
+
+def _shortest_path(model: Model, sources: set[str], target: str) -> list[JoinStep] | None:
+    previous: dict[str, JoinStep | None] = {s: None for s in sorted(sources)}
+    queue = deque(sorted(sources))
+    while queue:
+        current = queue.popleft()
+        if current == target:
+            path = []
+            step = previous[current]
+            while step is not None:
+                path.append(step)
+                step = previous[step.owner]
+            return list(reversed(path))
+        for name, join in model.joins_from(current).items():
+            if name not in previous:
+                previous[name] = JoinStep(current, name, join, name)
+                queue.append(name)
+    return None
+
+
+def _multiplied_cubes(root: str, steps: list[JoinStep]) -> set[str]:
+    """Cubes whose rows the join tree repeats: some to-many step leads away from them."""
+    edges: dict[str, list[tuple[str, bool]]] = {root: []}
+    for step in steps:
+        # Walking owner -> target repeats owner rows when one owner row meets many targets.
+        edges.setdefault(step.owner, []).append(
+            (step.target, step.join.relationship == "one_to_many"))
+        edges.setdefault(step.target, []).append(
+            (step.owner, step.join.relationship == "many_to_one"))
+    multiplied = set()
+    for cube in edges:
+        seen, stack = {cube}, [cube]
+        while stack:
+            current = stack.pop()
+            for neighbour, fans_out in edges[current]:
+                if neighbour in seen:
+                    continue
+                if fans_out:
+                    multiplied.add(cube)
+                seen.add(neighbour)
+                stack.append(neighbour)
+    return multiplied
+
+
+def _finest_first(columns: list[Column]) -> list[Column]:
+    rank = {g: i for i, g in enumerate(GRANULARITIES)}
+    return sorted(columns, key=lambda c: rank.get(c.granularity or "", len(GRANULARITIES)))
+
+
+def _order(query: Query, dimensions: list[Column],
+           measures: list[Column]) -> tuple[list[tuple[Column, bool]], dict[str, str]]:
+    items: list[OrderItem]
+    if query.order is not None:
+        items = query.order
+    else:
+        items = _default_order(query, dimensions, measures)
+    requested = {item.id: "desc" if item.desc else "asc" for item in items}
+    resolved: list[tuple[Column, bool]] = []
+    for item in items:
+        if query.order is None and item.id not in {c.key for c in measures}:
+            # The default order names a time dimension or a dimension; for a time dimension it
+            # means its granular column even when the raw dimension is selected too.
+            column = _order_column(item.id, [c for c in dimensions if c.granularity], []) or \
+                _order_column(item.id, dimensions, [])
+        else:
+            column = _order_column(item.id, dimensions, measures)
+        if column is not None and all(column is not c for c, _ in resolved):
+            resolved.append((column, item.desc))
+    return resolved, requested
+
+
+def _default_order(query: Query, dimensions: list[Column],
+                   measures: list[Column]) -> list[OrderItem]:
+    granular = [td for td in query.time_dimensions if td.granularity]
+    if granular:
+        return [OrderItem(granular[0].dimension, False)]
+    if measures and query.dimensions:
+        return [OrderItem(measures[0].key, True)]
+    if query.dimensions:
+        return [OrderItem(query.dimensions[0], False)]
+    return []
+
+
+def _order_column(member_id: str, dimensions: list[Column],
+                  measures: list[Column]) -> Column | None:
+    for column in dimensions + measures:
+        if column.key == member_id:
+            return column
+    # `Cube.td` with no granularity: the finest granularity of that dimension in the query.
+    candidates = [c for c in dimensions if c.granularity and c.member.path == member_id]
+    return _finest_first(candidates)[0] if candidates else None
+
+
+def _check_ungrouped_primary_keys(model: Model, cubes: list[str], dimensions: list[Column]) -> None:
+    selected = {c.member.path for c in dimensions if c.granularity is None}
+    for cube_name in cubes:
+        cube: Cube = model.cubes[cube_name]
+        keys = cube.primary_keys
+        if not keys:
+            raise SchemaError(f"One or more Primary key is required for '{cube_name}' cube")
+        missing = [k.path for k in keys if k.path not in selected]
+        if missing:
+            raise SchemaError(
+                "Ungrouped query requires primary keys to be present in dimensions: "
+                + ", ".join(f"'{m}'" for m in missing)
+                + ". Pass allowUngroupedWithoutPrimaryKey option to disable this check.")

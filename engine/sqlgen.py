@@ -1,0 +1,348 @@
+"""Plan -> one sqlglot SELECT expression plus its bound parameters.
+
+Model SQL (trusted, written by the model's author) is rendered with cube aliases and parsed into
+sqlglot expressions; every value that came with the request is a `?` placeholder whose value sits
+in the parameter list, in placeholder order. Time values are compared as UTC TIMESTAMPs so DuckDB
+can skip row groups, and time zones are applied only when the query is not in UTC.
+
+>>> from engine.model import load_model
+>>> from engine.query import normalize_query
+>>> from engine.plan import build_plan
+>>> from datetime import datetime, timezone
+>>> model = load_model("../shared/conformance/model")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from typing import Callable
+
+import sqlglot
+from sqlglot import exp
+
+from . import dates
+from .model import CubeRef, Member, MemberRef, Model, Template
+from .plan import Column, Plan, PlannedFilter, PlannedGroup, PlannedNode
+
+DIALECT = "duckdb"
+
+
+@dataclass
+class CompiledQuery:
+    """The SQL of one plan: the main query, and the `total` count query when asked for."""
+
+    sql: str
+    params: list
+    total_sql: str | None = None
+    total_params: list = field(default_factory=list)
+    aliases: dict[str, str] = field(default_factory=dict)  # SQL alias -> member key
+
+
+class _Params:
+    """Collects bound values; each `bind` returns the `?` that stands for it."""
+
+    def __init__(self) -> None:
+        self.values: list = []
+
+    def bind(self, value, cast: str | None = None) -> exp.Expression:
+        self.values.append(value)
+        placeholder: exp.Expression = exp.Placeholder()
+        return exp.cast(placeholder, cast) if cast else placeholder
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@lru_cache(maxsize=4096)
+def parse_sql(text: str) -> exp.Expression:
+    """Parse a fragment of model SQL (cached: the same fragments recur in every query)."""
+    return sqlglot.parse_one(text, dialect=DIALECT)
+
+
+class Renderer:
+    """Renders member SQL for one query, with each cube under its SQL alias."""
+
+    def __init__(self, model: Model, multiplied: set[str] = frozenset(), ungrouped: bool = False):
+        self.model = model
+        self.multiplied = multiplied
+        self.ungrouped = ungrouped
+
+    def cube_alias(self, cube: str) -> str:
+        return quote(self.model.cubes[cube].alias)
+
+    def text(self, template: Template) -> str:
+        """Template -> SQL text: cube references become aliases, member references their SQL."""
+        out = []
+        for part in template.parts:
+            if isinstance(part, CubeRef):
+                out.append(self.cube_alias(part.cube))
+            elif isinstance(part, MemberRef):
+                member = self.model.cubes[part.cube].member(part.name)
+                out.append("(" + self.member_text(member) + ")")
+            else:
+                out.append(part)
+        return "".join(out)
+
+    def member_text(self, member: Member) -> str:
+        if member.kind == "measure":
+            return self.measure_text(member)
+        return self.text(member.sql)  # type: ignore[arg-type]
+
+    def primary_key_text(self, cube_name: str) -> str | None:
+        keys = self.model.cubes[cube_name].primary_keys
+        if not keys:
+            return None
+        if len(keys) == 1:
+            return self.text(keys[0].sql)  # type: ignore[arg-type]
+        # A composite key counts as one value: its parts joined as text, as Cube does.
+        return "CONCAT(" + ", ".join(f"CAST({self.text(k.sql)} AS VARCHAR), '|'"  # type: ignore
+                                     for k in keys) + ")"
+
+    def measure_text(self, member: Member) -> str:
+        kind = member.type
+        value = self.text(member.sql) if member.sql is not None else None
+        condition = " AND ".join(f"({self.text(f)})" for f in member.filters) or None
+        if kind in ("number", "string", "time", "boolean"):
+            return value  # type: ignore[return-value]
+        if kind == "count" and value is None:
+            value = self.primary_key_text(member.cube)
+        if self.ungrouped:
+            if kind in ("count", "count_distinct", "count_distinct_approx"):
+                test = f"({value}) IS NOT NULL" if value else "TRUE"
+                if condition:
+                    test = f"{condition} AND {test}"
+                return f"CASE WHEN {test} THEN 1 END"
+            return f"CASE WHEN {condition} THEN {value} END" if condition else value  # type: ignore
+        if condition:
+            value = f"CASE WHEN {condition} THEN {value if value else '1'} END"
+        if kind == "count":
+            if member.cube in self.multiplied and member.sql is None and value:
+                return f"count(distinct {value})"
+            return f"count({value})" if value else "count(*)"
+        if kind == "count_distinct":
+            return f"count(distinct {value})"
+        if kind == "count_distinct_approx":
+            return f"approx_count_distinct({value})"
+        return f"{kind}({value})"
+
+    def expression(self, member: Member) -> exp.Expression:
+        return parse_sql(self.member_text(member)).copy()
+
+
+def multiplied_measures(plan: Plan) -> list[Member]:
+    """Measures whose cube the join tree repeats and that a distinct count cannot fix."""
+    unsafe = []
+    for column in plan.measures:
+        member = column.member
+        if member.cube not in plan.multiplied:
+            continue
+        if member.type == "count" and member.sql is None:
+            continue
+        if member.type == "count_distinct" or member.type == "count_distinct_approx":
+            continue
+        unsafe.append(member)
+    return unsafe
+
+
+def compile_plan(model: Model, plan: Plan, total: bool = False) -> CompiledQuery:
+    """Build the SELECT for `plan` (and its total-count companion when `total`)."""
+    from .errors import SchemaError
+
+    unsafe = multiplied_measures(plan)
+    if unsafe:
+        raise SchemaError(
+            "Measures of a cube that a join multiplies are not supported yet: "
+            + ", ".join(m.path for m in unsafe))
+    renderer = Renderer(model, plan.multiplied, plan.ungrouped)
+    params = _Params()
+    select = _select(model, plan, renderer, params)
+    where = _conditions(plan.where, renderer, params, plan.timezone, plan.query.now)
+    where += [parse_sql(renderer.text(s.sql)).copy() for s in plan.segments]  # type: ignore
+    for measure in plan.measure_filter_members:
+        where += [parse_sql(renderer.text(f)).copy() for f in measure.filters]
+    if where:
+        select = select.where(exp.and_(*where))
+    if not plan.ungrouped and plan.dimensions:
+        select = select.group_by(*[exp.Literal.number(i + 1) for i in range(len(plan.dimensions))])
+    having = _conditions(plan.having, renderer, params, plan.timezone, plan.query.now)
+    if having:
+        select = select.having(exp.and_(*having))
+
+    unordered_sql, unordered_params = None, None
+    if total:
+        unordered_params = list(params.values)
+        unordered_sql = (
+            exp.select(exp.alias_(exp.Count(this=exp.Star()), "total_count", quoted=True))
+            .from_(select.copy().subquery("original_query", copy=False))
+        ).sql(dialect=DIALECT)
+
+    columns = plan.columns
+    if plan.order:
+        select = select.order_by(*[
+            exp.Ordered(this=exp.Literal.number(columns.index(column) + 1), desc=desc)
+            for column, desc in plan.order])
+    select = select.limit(params.bind(plan.limit))
+    if plan.offset:
+        select = select.offset(params.bind(plan.offset))
+    return CompiledQuery(
+        sql=select.sql(dialect=DIALECT), params=params.values,
+        total_sql=unordered_sql, total_params=unordered_params or [],
+        aliases={c.alias: c.key for c in columns},
+    )
+
+
+def _select(model: Model, plan: Plan, renderer: Renderer, params: _Params) -> exp.Select:
+    expressions = []
+    for column in plan.columns:
+        if column.granularity is not None:
+            value = _truncated(renderer.expression(column.member), column.granularity,
+                               plan.timezone, params)
+        else:
+            value = renderer.expression(column.member)
+        expressions.append(exp.alias_(value, column.alias, quoted=True))
+    select = exp.select(*expressions).from_(_source(model, plan.root))
+    for step in plan.joins:
+        select = select.join(_source(model, step.joined), on=parse_sql(renderer.text(step.join.sql)).copy(),
+                             join_type="left")
+    return select
+
+
+def _source(model: Model, cube_name: str) -> exp.Expression:
+    cube = model.cubes[cube_name]
+    alias = exp.to_identifier(cube.alias, quoted=True)
+    if cube.sql_table is not None:
+        table = sqlglot.parse_one(cube.sql_table, into=exp.Table, dialect=DIALECT)
+        return exp.alias_(table, alias, table=True)
+    body = parse_sql(Renderer(model).text(cube.sql)).copy()  # type: ignore[arg-type]
+    return body.subquery(alias)
+
+
+def _truncated(value: exp.Expression, granularity: str, timezone: str,
+               params: _Params) -> exp.Expression:
+    """DATE_TRUNC in the query's time zone; UTC needs no per-row conversion."""
+    if timezone == "UTC":
+        local = exp.cast(value, "TIMESTAMP")
+    else:
+        local = exp.func("timezone", params.bind(timezone), exp.cast(value, "TIMESTAMPTZ"))
+    return exp.func("DATE_TRUNC", exp.Literal.string(granularity), local)
+
+
+# --- filters -------------------------------------------------------------------------------------
+
+_CASTS = {"number": "DOUBLE", "boolean": "BOOLEAN", "time": "TIMESTAMP"}
+
+
+def _conditions(nodes: list[PlannedNode], renderer: Renderer, params: _Params,
+                timezone: str, now: datetime) -> list[exp.Expression]:
+    out = []
+    for node in nodes:
+        condition = _condition(node, renderer, params, timezone, now)
+        if condition is not None:
+            out.append(condition)
+    return out
+
+
+def _condition(node: PlannedNode, renderer: Renderer, params: _Params,
+               timezone: str, now: datetime) -> exp.Expression | None:
+    if isinstance(node, PlannedGroup):
+        parts = _conditions(list(node.items), renderer, params, timezone, now)
+        if not parts:
+            return None
+        combine = exp.or_ if node.kind == "or" else exp.and_
+        return exp.paren(combine(*[exp.paren(p) for p in parts]))
+    return exp.paren(_leaf(node, renderer, params, timezone, now))
+
+
+def _leaf(f: PlannedFilter, renderer: Renderer, params: _Params, timezone: str,
+          now: datetime) -> exp.Expression:
+    column = renderer.expression(f.member)
+    member_type = "number" if f.member.is_measure and f.member.type not in (
+        "string", "time", "boolean") else f.member.type
+    cast = _CASTS.get(member_type)
+    values = list(f.values or [])
+    non_null = [v for v in values if v is not None]
+    has_null = len(non_null) != len(values)
+    op = f.operator
+
+    def bind(value: str) -> exp.Expression:
+        return params.bind(value, cast)
+
+    def time_bound(value: str, side: str) -> exp.Expression:
+        local = dates.date_filter_bound(value, side, timezone, now)
+        utc = dates.local_to_utc(local, timezone)
+        return params.bind(utc.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3], "TIMESTAMP")
+
+    if op in ("equals", "in"):
+        if not non_null:
+            return exp.Is(this=column, expression=exp.Null())
+        test = (exp.EQ(this=column, expression=bind(non_null[0])) if len(non_null) == 1
+                else exp.In(this=column, expressions=[bind(v) for v in non_null]))
+        return exp.or_(test, exp.Is(this=column.copy(), expression=exp.Null())) if has_null else test
+    if op in ("notEquals", "notIn"):
+        if not non_null:
+            return exp.not_(exp.Is(this=column, expression=exp.Null()))
+        test = (exp.NEQ(this=column, expression=bind(non_null[0])) if len(non_null) == 1
+                else exp.not_(exp.In(this=column, expressions=[bind(v) for v in non_null])))
+        # Cube keeps NULL rows for notEquals unless null is one of the values.
+        return test if has_null else exp.or_(test, exp.Is(this=column.copy(), expression=exp.Null()))
+    if op in _LIKE_PATTERNS:
+        negate = op.startswith("not")
+        prefix, suffix = _LIKE_PATTERNS[op]
+        tests = [_ilike(column.copy(), params.bind(_escape_like(v)), prefix, suffix, negate)
+                 for v in non_null]
+        combined = exp.and_(*tests) if negate else exp.or_(*tests)
+        if negate != has_null:
+            # notContains keeps NULL rows unless null is a value; contains adds them if it is.
+            return exp.or_(exp.paren(combined), exp.Is(this=column.copy(), expression=exp.Null()))
+        return combined
+    if op in ("gt", "gte", "lt", "lte"):
+        comparison = {"gt": exp.GT, "gte": exp.GTE, "lt": exp.LT, "lte": exp.LTE}[op]
+        if f.member.type == "time":
+            return comparison(this=column, expression=time_bound(values[0], "from"))
+        return comparison(this=column, expression=bind(values[0]))
+    if op == "set":
+        return exp.not_(exp.Is(this=column, expression=exp.Null()))
+    if op == "notSet":
+        return exp.Is(this=column, expression=exp.Null())
+    if op in ("inDateRange", "onTheDate", "notInDateRange"):
+        low, high = time_bound(values[0], "from"), time_bound(values[-1], "to")
+        if op == "notInDateRange":
+            return exp.or_(exp.LT(this=column, expression=low),
+                           exp.GT(this=column.copy(), expression=high))
+        return exp.and_(exp.GTE(this=column, expression=low),
+                        exp.LTE(this=column.copy(), expression=high))
+    # Single-value date operators compare with the value as a range start, as the Cube release we
+    # replay (1.7, legacy planner) does: `beforeOrOnDate ["2024-01-15"]` is `<= 2024-01-15 00:00`.
+    # Relative values were already resolved to their start or end during normalization, so
+    # `beforeOrOnDate ["yesterday"]` does include all of yesterday.
+    comparisons = {"beforeDate": exp.LT, "beforeOrOnDate": exp.LTE, "afterDate": exp.GT,
+                   "afterOrOnDate": exp.GTE}
+    if op in comparisons:
+        return comparisons[op](this=column, expression=time_bound(values[0], "from"))
+    raise ValueError(f"unhandled operator {op}")
+
+
+_LIKE_PATTERNS = {
+    "contains": ("%", "%"), "notContains": ("%", "%"),
+    "startsWith": ("", "%"), "notStartsWith": ("", "%"),
+    "endsWith": ("%", ""), "notEndsWith": ("%", ""),
+}
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _ilike(column: exp.Expression, value: exp.Expression, prefix: str, suffix: str,
+           negate: bool) -> exp.Expression:
+    pattern: exp.Expression = value
+    if prefix:
+        pattern = exp.DPipe(this=exp.Literal.string(prefix), expression=pattern)
+    if suffix:
+        pattern = exp.DPipe(this=pattern, expression=exp.Literal.string(suffix))
+    test = exp.Escape(this=exp.ILike(this=column, expression=pattern),
+                      expression=exp.Literal.string("\\"))
+    return exp.not_(test) if negate else test

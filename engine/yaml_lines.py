@@ -1,0 +1,49 @@
+"""YAML loading that remembers where each mapping starts, so model errors can name a file and line.
+
+>>> doc = load_yaml("cubes:\\n  - name: A\\n    sql_table: a\\n")
+>>> doc["cubes"][0].line
+2
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+
+class LineDict(dict):
+    """A YAML mapping that knows the 1-based line it starts on."""
+
+    line: int = 0
+
+
+class _LineLoader(yaml.SafeLoader):
+    pass
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
+    mapping = LineDict(loader.construct_mapping(node, deep=True))
+    mapping.line = node.start_mark.line + 1
+    return mapping
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def load_yaml(text: str) -> Any:
+    """Parse YAML text; mappings come back as `LineDict` carrying their line numbers."""
+    return yaml.load(text, Loader=_LineLoader)
+
+
+def line_of(document: Any, path: tuple) -> int | None:
+    """The line of the deepest mapping along `path` (keys and list indexes) inside `document`."""
+    line = getattr(document, "line", None)
+    node = document
+    for step in path:
+        try:
+            node = node[step]
+        except (KeyError, IndexError, TypeError):
+            break
+        line = getattr(node, "line", line)
+    return line
