@@ -341,7 +341,9 @@ def _load_file(path: Path, root: Path) -> list[Cube]:
 
 def _explain(exc: ValidationError, document: dict, file: str) -> ModelError:
     """Turn pydantic's first complaint into a message naming the member and line."""
-    error = exc.errors()[0]
+    errors = exc.errors()
+    # An unknown key is the likeliest root cause (a typo), so report it before what it hides.
+    error = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = tuple(error["loc"])
     names = []
     node: Any = document

@@ -13,9 +13,10 @@ import yaml
 
 
 class LineDict(dict):
-    """A YAML mapping that knows the 1-based line it starts on."""
+    """A YAML mapping that knows the 1-based line it starts on, and the line of each key."""
 
     line: int = 0
+    key_lines: dict
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -25,6 +26,10 @@ class _LineLoader(yaml.SafeLoader):
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
     mapping = LineDict(loader.construct_mapping(node, deep=True))
     mapping.line = node.start_mark.line + 1
+    mapping.key_lines = {}
+    for key_node, _ in node.value:
+        if isinstance(key_node, yaml.ScalarNode):
+            mapping.key_lines[key_node.value] = key_node.start_mark.line + 1
     return mapping
 
 
@@ -37,10 +42,13 @@ def load_yaml(text: str) -> Any:
 
 
 def line_of(document: Any, path: tuple) -> int | None:
-    """The line of the deepest mapping along `path` (keys and list indexes) inside `document`."""
+    """The line of the deepest key or mapping along `path` (keys and list indexes)."""
     line = getattr(document, "line", None)
     node = document
     for step in path:
+        key_lines = getattr(node, "key_lines", {})
+        if step in key_lines:
+            line = key_lines[step]
         try:
             node = node[step]
         except (KeyError, IndexError, TypeError):
