@@ -48,7 +48,8 @@ class _Params:
 
     def bind(self, value, cast: str | None = None) -> exp.Expression:
         self.values.append(value)
-        placeholder: exp.Expression = exp.Placeholder()
+        # Numbered ($1, $2...) so a value may sit anywhere in the text, whatever the build order.
+        placeholder: exp.Expression = exp.Placeholder(this=str(len(self.values)))
         return exp.cast(placeholder, cast) if cast else placeholder
 
 
@@ -65,13 +66,18 @@ def parse_sql(text: str) -> exp.Expression:
 class Renderer:
     """Renders member SQL for one query, with each cube under its SQL alias."""
 
-    def __init__(self, model: Model, multiplied: set[str] = frozenset(), ungrouped: bool = False):
+    def __init__(self, model: Model, multiplied: set[str] = frozenset(), ungrouped: bool = False,
+                 prefix: str = ""):
         self.model = model
         self.multiplied = multiplied
         self.ungrouped = ungrouped
+        self.prefix = prefix
+
+    def alias_of(self, cube: str) -> str:
+        return self.prefix + self.model.cubes[cube].alias
 
     def cube_alias(self, cube: str) -> str:
-        return quote(self.model.cubes[cube].alias)
+        return quote(self.alias_of(cube))
 
     def text(self, template: Template) -> str:
         """Template -> SQL text: cube references become aliases, member references their SQL."""
@@ -132,49 +138,38 @@ class Renderer:
         return parse_sql(self.member_text(member)).copy()
 
 
-def multiplied_measures(plan: Plan) -> list[Member]:
-    """Measures whose cube the join tree repeats and that a distinct count cannot fix."""
-    unsafe = []
-    for column in plan.measures:
-        member = column.member
-        if member.cube not in plan.multiplied:
-            continue
-        if member.type == "count" and member.sql is None:
-            continue
-        if member.type == "count_distinct" or member.type == "count_distinct_approx":
-            continue
-        unsafe.append(member)
-    return unsafe
+def is_fan_out_safe(member: Member, multiplied: set[str]) -> bool:
+    """A measure gives the right answer over a join that repeats its cube's rows when it is not
+    multiplied at all, or when it is a distinct count (a plain `count` becomes one of the key)."""
+    if member.cube not in multiplied:
+        return True
+    if member.type == "count" and member.sql is None:
+        return True
+    return member.type in ("count_distinct", "count_distinct_approx")
 
 
 def compile_plan(model: Model, plan: Plan, total: bool = False) -> CompiledQuery:
-    """Build the SELECT for `plan` (and its total-count companion when `total`)."""
-    from .errors import SchemaError
+    """Build the SELECT for `plan` (and its total-count companion when `total`).
 
-    unsafe = multiplied_measures(plan)
-    if unsafe:
-        raise SchemaError(
-            "Measures of a cube that a join multiplies are not supported yet: "
-            + ", ".join(m.path for m in unsafe))
-    renderer = Renderer(model, plan.multiplied, plan.ungrouped)
+    Measures that a one-to-many join would inflate are computed on their own cube's rows: the
+    distinct (dimensions, primary key) pairs of the joined, filtered rows are joined back to the
+    cube and aggregated there, then joined to the other measures on the dimensions (the shape
+    Cube calls a keys subquery)."""
     params = _Params()
-    select = _select(model, plan, renderer, params)
-    where = _conditions(plan.where, renderer, params, plan.timezone, plan.query.now)
-    where += [parse_sql(renderer.text(s.sql)).copy() for s in plan.segments]  # type: ignore
-    for measure in plan.measure_filter_members:
-        where += [parse_sql(renderer.text(f)).copy() for f in measure.filters]
-    if where:
-        select = select.where(exp.and_(*where))
-    if not plan.ungrouped and plan.dimensions:
-        select = select.group_by(*[exp.Literal.number(i + 1) for i in range(len(plan.dimensions))])
-    having = _conditions(plan.having, renderer, params, plan.timezone, plan.query.now)
-    if having:
-        select = select.having(exp.and_(*having))
+    renderer = Renderer(model, plan.multiplied, plan.ungrouped)
+    having_measures = [m for m in _filter_members_of(plan.having)
+                       if all(m is not c.member for c in plan.measures)]
+    unsafe = [c.member for c in plan.measures if not is_fan_out_safe(c.member, plan.multiplied)]
+    unsafe += [m for m in having_measures if not is_fan_out_safe(m, plan.multiplied)]
+    if plan.ungrouped or not unsafe:
+        select = _flat_select(model, plan, renderer, params)
+    else:
+        select = _keys_select(model, plan, renderer, params, unsafe, having_measures)
 
-    unordered_sql, unordered_params = None, None
+    total_sql, total_params = None, []
     if total:
-        unordered_params = list(params.values)
-        unordered_sql = (
+        total_params = list(params.values)
+        total_sql = (
             exp.select(exp.alias_(exp.Count(this=exp.Star()), "total_count", quoted=True))
             .from_(select.copy().subquery("original_query", copy=False))
         ).sql(dialect=DIALECT)
@@ -189,34 +184,147 @@ def compile_plan(model: Model, plan: Plan, total: bool = False) -> CompiledQuery
         select = select.offset(params.bind(plan.offset))
     return CompiledQuery(
         sql=select.sql(dialect=DIALECT), params=params.values,
-        total_sql=unordered_sql, total_params=unordered_params or [],
+        total_sql=total_sql, total_params=total_params,
         aliases={c.alias: c.key for c in columns},
     )
 
 
-def _select(model: Model, plan: Plan, renderer: Renderer, params: _Params) -> exp.Select:
-    expressions = []
-    for column in plan.columns:
-        if column.granularity is not None:
-            value = _truncated(renderer.expression(column.member), column.granularity,
-                               plan.timezone, params)
+def _filter_members_of(nodes: list[PlannedNode]) -> list[Member]:
+    out: list[Member] = []
+    for node in nodes:
+        if isinstance(node, PlannedFilter):
+            out.append(node.member)
         else:
-            value = renderer.expression(column.member)
-        expressions.append(exp.alias_(value, column.alias, quoted=True))
-    select = exp.select(*expressions).from_(_source(model, plan.root))
+            out.extend(_filter_members_of(list(node.items)))
+    return out
+
+
+def _dimension_value(column: Column, renderer: Renderer, plan: Plan,
+                     params: _Params) -> exp.Expression:
+    value = renderer.expression(column.member)
+    if column.granularity is not None:
+        value = _truncated(value, column.granularity, plan.timezone, params)
+    return value
+
+
+def _joined_rows(model: Model, plan: Plan, renderer: Renderer, params: _Params,
+                 expressions: list[exp.Expression]) -> exp.Select:
+    """SELECT <expressions> FROM the join tree WHERE the query's row filters."""
+    select = exp.select(*expressions).from_(_source(model, plan.root, renderer))
     for step in plan.joins:
-        select = select.join(_source(model, step.joined), on=parse_sql(renderer.text(step.join.sql)).copy(),
-                             join_type="left")
-    return select
+        on = parse_sql(renderer.text(step.join.sql)).copy()
+        select = select.join(_source(model, step.joined, renderer), on=on, join_type="left")
+    where = _conditions(plan.where, renderer.expression, params, plan.timezone, plan.query.now)
+    where += [parse_sql(renderer.text(s.sql)).copy() for s in plan.segments]  # type: ignore
+    for measure in plan.measure_filter_members:
+        where += [parse_sql(renderer.text(f)).copy() for f in measure.filters]
+    return select.where(exp.and_(*where)) if where else select
 
 
-def _source(model: Model, cube_name: str) -> exp.Expression:
+def _group_by_dimensions(select: exp.Select, count: int) -> exp.Select:
+    if not count:
+        return select
+    return select.group_by(*[exp.Literal.number(i + 1) for i in range(count)])
+
+
+def _flat_select(model: Model, plan: Plan, renderer: Renderer, params: _Params) -> exp.Select:
+    """The single-SELECT shape: every measure is safe to aggregate over the join."""
+    expressions = [exp.alias_(_dimension_value(c, renderer, plan, params), c.alias, quoted=True)
+                   for c in plan.dimensions]
+    expressions += [exp.alias_(renderer.expression(c.member), c.alias, quoted=True)
+                    for c in plan.measures]
+    select = _joined_rows(model, plan, renderer, params, expressions)
+    if plan.ungrouped:
+        return select
+    select = _group_by_dimensions(select, len(plan.dimensions))
+    having = _conditions(plan.having, renderer.expression, params, plan.timezone, plan.query.now)
+    return select.having(exp.and_(*having)) if having else select
+
+
+def _keys_select(model: Model, plan: Plan, renderer: Renderer, params: _Params,
+                 unsafe: list[Member], having_measures: list[Member]) -> exp.Select:
+    """Safe measures over the join (q_0), each multiplied cube's measures over its own rows
+    (q_1..), joined on the dimensions."""
+    dimension_aliases = [c.alias for c in plan.dimensions]
+    measures = [c.member for c in plan.measures] + having_measures
+    alias_of = {m.path: member_alias_sql(model, m) for m in measures}
+
+    def dimension_expressions(renderer_: Renderer) -> list[exp.Expression]:
+        return [exp.alias_(_dimension_value(c, renderer_, plan, params), c.alias, quoted=True)
+                for c in plan.dimensions]
+
+    safe = [m for m in measures if all(m is not u for u in unsafe)]
+    base = _joined_rows(model, plan, renderer, params, dimension_expressions(renderer) + [
+        exp.alias_(renderer.expression(m), alias_of[m.path], quoted=True) for m in safe])
+    if not plan.dimensions and not safe:
+        base = exp.select(exp.alias_(exp.Literal.number(1), "__one", quoted=True))
+    else:
+        base = _group_by_dimensions(base, len(plan.dimensions))
+    parts = [base.subquery("q_0")]
+    source_of = {m.path: "q_0" for m in safe}
+
+    cubes = []
+    for member in unsafe:
+        if member.cube not in cubes:
+            cubes.append(member.cube)
+    for index, cube_name in enumerate(cubes, start=1):
+        name = f"q_{index}"
+        cube = model.cubes[cube_name]
+        if not cube.primary_keys:
+            from .errors import SchemaError
+            raise SchemaError(f"One or more Primary key is required for '{cube_name}' cube")
+        key_aliases = [f"__pk_{i}" for i in range(len(cube.primary_keys))]
+        keys = _joined_rows(model, plan, renderer, params, dimension_expressions(renderer) + [
+            exp.alias_(renderer.expression(key), alias, quoted=True)
+            for key, alias in zip(cube.primary_keys, key_aliases)]).distinct()
+        # Re-read the cube under its own alias so each of its rows is aggregated once.
+        own = Renderer(model, set(), False)
+        joined_back = exp.and_(*[
+            exp.NullSafeEQ(this=exp.column(alias, table="keys", quoted=True),
+                           expression=own.expression(key))
+            for key, alias in zip(cube.primary_keys, key_aliases)])
+        cube_measures = [m for m in unsafe if m.cube == cube_name]
+        per_cube = exp.select(
+            *[exp.alias_(exp.column(a, table="keys", quoted=True), a, quoted=True)
+              for a in dimension_aliases],
+            *[exp.alias_(own.expression(m), alias_of[m.path], quoted=True) for m in cube_measures],
+        ).from_(keys.subquery("keys")).join(
+            _source(model, cube_name, own), on=joined_back, join_type="left")
+        per_cube = _group_by_dimensions(per_cube, len(plan.dimensions))
+        parts.append(per_cube.subquery(name))
+        source_of.update({m.path: name for m in cube_measures})
+
+    outer_columns = [exp.alias_(exp.column(a, table="q_0", quoted=True), a, quoted=True)
+                     for a in dimension_aliases]
+    outer_columns += [exp.alias_(exp.column(alias_of[c.member.path], table=source_of[c.member.path],
+                                            quoted=True), c.alias, quoted=True)
+                      for c in plan.measures]
+    select = exp.select(*outer_columns).from_(parts[0])
+    for part in parts[1:]:
+        on = exp.and_(*[exp.NullSafeEQ(this=exp.column(a, table="q_0", quoted=True),
+                                       expression=exp.column(a, table=part.alias, quoted=True))
+                        for a in dimension_aliases]) if dimension_aliases else exp.true()
+        select = select.join(part, on=on, join_type="left")
+
+    def measure_column(member: Member) -> exp.Expression:
+        return exp.column(alias_of[member.path], table=source_of[member.path], quoted=True)
+
+    having = _conditions(plan.having, measure_column, params, plan.timezone, plan.query.now)
+    return select.where(exp.and_(*having)) if having else select
+
+
+def member_alias_sql(model: Model, member: Member) -> str:
+    from .naming import member_alias
+    return member_alias(model.cubes[member.cube].alias, member.name)
+
+
+def _source(model: Model, cube_name: str, renderer: Renderer) -> exp.Expression:
     cube = model.cubes[cube_name]
-    alias = exp.to_identifier(cube.alias, quoted=True)
+    alias = exp.to_identifier(renderer.alias_of(cube_name), quoted=True)
     if cube.sql_table is not None:
         table = sqlglot.parse_one(cube.sql_table, into=exp.Table, dialect=DIALECT)
         return exp.alias_(table, alias, table=True)
-    body = parse_sql(Renderer(model).text(cube.sql)).copy()  # type: ignore[arg-type]
+    body = parse_sql(renderer.text(cube.sql)).copy()  # type: ignore[arg-type]
     return body.subquery(alias)
 
 
@@ -235,30 +343,33 @@ def _truncated(value: exp.Expression, granularity: str, timezone: str,
 _CASTS = {"number": "DOUBLE", "boolean": "BOOLEAN", "time": "TIMESTAMP"}
 
 
-def _conditions(nodes: list[PlannedNode], renderer: Renderer, params: _Params,
+ValueOf = Callable[[Member], exp.Expression]
+
+
+def _conditions(nodes: list[PlannedNode], value_of: ValueOf, params: _Params,
                 timezone: str, now: datetime) -> list[exp.Expression]:
     out = []
     for node in nodes:
-        condition = _condition(node, renderer, params, timezone, now)
+        condition = _condition(node, value_of, params, timezone, now)
         if condition is not None:
             out.append(condition)
     return out
 
 
-def _condition(node: PlannedNode, renderer: Renderer, params: _Params,
+def _condition(node: PlannedNode, value_of: ValueOf, params: _Params,
                timezone: str, now: datetime) -> exp.Expression | None:
     if isinstance(node, PlannedGroup):
-        parts = _conditions(list(node.items), renderer, params, timezone, now)
+        parts = _conditions(list(node.items), value_of, params, timezone, now)
         if not parts:
             return None
         combine = exp.or_ if node.kind == "or" else exp.and_
         return exp.paren(combine(*[exp.paren(p) for p in parts]))
-    return exp.paren(_leaf(node, renderer, params, timezone, now))
+    return exp.paren(_leaf(node, value_of, params, timezone, now))
 
 
-def _leaf(f: PlannedFilter, renderer: Renderer, params: _Params, timezone: str,
+def _leaf(f: PlannedFilter, value_of: ValueOf, params: _Params, timezone: str,
           now: datetime) -> exp.Expression:
-    column = renderer.expression(f.member)
+    column = value_of(f.member)
     member_type = "number" if f.member.is_measure and f.member.type not in (
         "string", "time", "boolean") else f.member.type
     cast = _CASTS.get(member_type)
