@@ -7,8 +7,8 @@ recordings) read these fields, so `transformed_query` rebuilds the descriptor fr
 
 The rules, as recorded from Cube 1.7.43 (ties broken by Cube's source, noted where that happened):
 
-* `sortedDimensions`: the paths of the query's dimensions, of every leaf of its dimension filters and
-  of its segments, de-duplicated and sorted, then written as join paths (`Users.city` joined from
+* `sortedDimensions`: the paths of the query's dimensions, of every leaf of its dimension filters
+  and of its segments, de-duplicated and sorted, then written as join paths (`Users.city` joined from
   `Orders` is `Orders.Users.city`). Date ranges of time dimensions are not filters here.
 * `sortedTimeDimensions`: `[dimension, rollup granularity]` per time dimension, sorted by dimension.
   The rollup granularity is the granularity the data must be grouped by to answer the query:
