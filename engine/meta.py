@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .model import RELATIONSHIP_META_NAMES, Cube, Member, Model
+from .naming import titleize
 
 _AGG_TYPES = {"count_distinct": "countDistinct", "count_distinct_approx": "countDistinctApprox"}
 _FORMATS = {
@@ -68,7 +69,8 @@ def dimension_meta(member: Member, extended: bool = False) -> dict:
                 "primaryKey": member.primary_key})
     if member.granularities:
         out["granularities"] = [
-            {k: v for k, v in {"name": g.name, "title": g.title or g.name, "interval": g.interval,
+            {k: v for k, v in {"name": g.name, "title": g.title or titleize(g.name),
+                               "interval": g.interval,
                                "offset": g.offset, "origin": g.origin}.items() if v is not None}
             for g in member.granularities]
     if extended and member.sql is not None:

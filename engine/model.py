@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Union
 
@@ -181,8 +182,43 @@ class Template:
 # The loaded model
 
 
+_INTERVAL_PART = re.compile(
+    r"(-?\d+)\s*(second|minute|hour|day|week|month|quarter|year)s?\b", re.IGNORECASE)
+# How many of each unit make the next natural boundary: an interval that divides it needs no origin.
+_NATURAL_DIVISORS = {"second": 60, "minute": 60, "hour": 24, "month": 12, "quarter": 4}
+
+
+def parse_interval(text: str) -> list[tuple[int, str]]:
+    """`"1 year 2 months"` -> `[(1, "year"), (2, "month")]`; raises ValueError when not one."""
+    parts = [(int(n), unit.lower()) for n, unit in _INTERVAL_PART.findall(text)]
+    if not parts or _INTERVAL_PART.sub("", text).strip():
+        raise ValueError(f"'{text}' is not an interval like '1 year' or '2 weeks 3 days'")
+    return parts
+
+
+def duckdb_interval(parts: list[tuple[int, str]]) -> str:
+    """Interval parts as DuckDB interval text (quarters as 3 months)."""
+    return " ".join(f"{n * 3} months" if unit == "quarter" else f"{n} {unit}s" for n, unit in parts)
+
+
+def is_natural_interval(parts: list[tuple[int, str]]) -> bool:
+    """Cube's rule: without an origin only intervals that tile a year/day/hour evenly are allowed."""
+    if len(parts) != 1:
+        return False
+    n, unit = parts[0]
+    if n <= 0:
+        return False
+    if unit == "year":
+        return True
+    if unit in ("week", "day"):
+        return n == 1
+    return _NATURAL_DIVISORS[unit] % n == 0
+
+
 @dataclass(frozen=True)
 class Granularity:
+    """A custom granularity of a time dimension (`interval`, with `offset` or `origin`)."""
+
     name: str
     interval: str
     offset: str | None = None
@@ -475,6 +511,8 @@ def _build_cube(definition: _CubeDef, raw: dict, file: str) -> Cube:
             raise ModelError(
                 f"cube '{name}' dimension '{d.name}': granularities need a time dimension",
                 file, line_of(raw, where))
+        for g_index, g in enumerate(d.granularities):
+            _check_granularity(g, name, d.name, file, line_of(raw, where + ("granularities", g_index)))
         member_title = d.title or titleize(d.name)
         cube.dimensions[d.name] = Member(
             cube=name, name=d.name, kind="dimension", type=d.type,
@@ -496,6 +534,30 @@ def _build_cube(definition: _CubeDef, raw: dict, file: str) -> Cube:
             meta=s.meta, format=None, line=line_of(raw, where),
         )
     return cube
+
+
+def _check_granularity(g: _GranularityDef, cube: str, dimension: str, file: str,
+                       line: int | None) -> None:
+    where = f"cube '{cube}' dimension '{dimension}' granularity '{g.name}'"
+    try:
+        interval = parse_interval(g.interval)
+        if any(n < 0 for n, _ in interval):
+            raise ValueError("an interval cannot be negative")
+        if g.offset is not None:
+            parse_interval(g.offset)
+    except ValueError as exc:
+        raise ModelError(f"{where}: {exc}", file, line) from None
+    if g.offset is not None and g.origin is not None:
+        raise ModelError(f"{where}: use either offset or origin, not both", file, line)
+    if g.origin is not None:
+        try:
+            datetime.fromisoformat(g.origin.replace("Z", "+00:00"))
+        except ValueError:
+            raise ModelError(f"{where}: origin '{g.origin}' is not an ISO-8601 date or time",
+                             file, line) from None
+    elif not is_natural_interval(interval):
+        raise ModelError(f"{where}: Arbitrary intervals cannot be used without origin point "
+                         "specified", file, line)
 
 
 def _check_references(model: Model) -> None:

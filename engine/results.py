@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any, Iterable
 
 from .model import Member
+from .naming import titleize
 from .plan import Column, Plan
 
 
@@ -124,7 +125,8 @@ def _member_annotation(member: Member, kind: str) -> dict:
 def granularity_annotation(member: Member, name: str) -> dict:
     for custom in member.granularities:
         if custom.name == name:
-            out = {"name": name, "title": custom.title or name, "interval": custom.interval}
+            out = {"name": name, "title": custom.title or titleize(name),
+                   "interval": custom.interval}
             if custom.offset:
                 out["offset"] = custom.offset
             if custom.origin:

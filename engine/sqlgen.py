@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from datetime import timezone as timezone_utc_module
 from functools import lru_cache
 from typing import Callable
 
@@ -23,7 +24,7 @@ import sqlglot
 from sqlglot import exp
 
 from . import dates
-from .model import CubeRef, Member, MemberRef, Model, Template
+from .model import CubeRef, Member, MemberRef, Model, Template, duckdb_interval, parse_interval
 from .plan import Column, Plan, PlannedFilter, PlannedGroup, PlannedNode
 
 DIALECT = "duckdb"
@@ -203,7 +204,7 @@ def _dimension_value(column: Column, renderer: Renderer, plan: Plan,
                      params: _Params) -> exp.Expression:
     value = renderer.expression(column.member)
     if column.granularity is not None:
-        value = _truncated(value, column.granularity, plan.timezone, params)
+        value = _truncated(value, column.member, column.granularity, plan.timezone, params)
     return value
 
 
@@ -328,14 +329,48 @@ def _source(model: Model, cube_name: str, renderer: Renderer) -> exp.Expression:
     return body.subquery(alias)
 
 
-def _truncated(value: exp.Expression, granularity: str, timezone: str,
+# Buckets of natural custom intervals ("2 months", "6 hours") start on whole years / days.
+_DEFAULT_ORIGIN = "2000-01-01 00:00:00"
+
+
+def _truncated(value: exp.Expression, member: Member, granularity: str, timezone: str,
                params: _Params) -> exp.Expression:
-    """DATE_TRUNC in the query's time zone; UTC needs no per-row conversion."""
+    """The start of `granularity` containing `value`, in the query's time zone (no per-row
+    conversion when that zone is UTC). Custom granularities bucket from their origin, or shift
+    by their offset."""
     if timezone == "UTC":
         local = exp.cast(value, "TIMESTAMP")
     else:
         local = exp.func("timezone", params.bind(timezone), exp.cast(value, "TIMESTAMPTZ"))
-    return exp.func("DATE_TRUNC", exp.Literal.string(granularity), local)
+    custom = next((g for g in member.granularities if g.name == granularity), None)
+    if custom is None:
+        return exp.func("DATE_TRUNC", exp.Literal.string(granularity), local)
+    parts = parse_interval(custom.interval)
+    interval = exp.cast(exp.Literal.string(duckdb_interval(parts)), "INTERVAL")
+    if custom.origin is not None:
+        origin = parse_instant_local(custom.origin)
+        return exp.func("time_bucket", interval, local,
+                        exp.cast(exp.Literal.string(origin), "TIMESTAMP"))
+    offset = (exp.cast(exp.Literal.string(duckdb_interval(parse_interval(custom.offset))),
+                       "INTERVAL") if custom.offset else None)
+    if len(parts) == 1 and parts[0][0] == 1:
+        unit = parts[0][1]
+        if offset is None:
+            return exp.func("DATE_TRUNC", exp.Literal.string(unit), local)
+        shifted = exp.func("DATE_TRUNC", exp.Literal.string(unit), exp.Sub(this=local, expression=offset))
+        return exp.Add(this=shifted, expression=offset.copy())
+    origin_value: exp.Expression = exp.cast(exp.Literal.string(_DEFAULT_ORIGIN), "TIMESTAMP")
+    if offset is not None:
+        origin_value = exp.Add(this=origin_value, expression=offset)
+    return exp.func("time_bucket", interval, local, origin_value)
+
+
+def parse_instant_local(text: str) -> str:
+    """An origin as a naive timestamp string (an origin with an offset is taken in UTC)."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone_utc_module.utc).replace(tzinfo=None)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
 # --- filters -------------------------------------------------------------------------------------

@@ -232,6 +232,7 @@ def test_custom_granularities(tmp_path):
             interval: 6 months
           - name: fortnight
             interval: 2 weeks
+            origin: "2024-08-23"
 """)
     custom_model = load_model(tmp_path)
     query = {"measures": ["Events.count"],
@@ -244,9 +245,8 @@ def test_custom_granularities(tmp_path):
                                                     "minute", "second"]
     assert hierarchies["Events.at.half_year"] == ["half_year", "month", "day", "hour",
                                                   "minute", "second"]
-    # Weekly intervals count from the Monday of the year's first week: 2025-12-29.
-    assert hierarchies["Events.at.fortnight"] == ["fortnight", "week", "day", "hour",
-                                                  "minute", "second"]
+    # Its origin, 2024-08-23, is a Friday: the grid is day-aligned, not week-aligned.
+    assert hierarchies["Events.at.fortnight"] == ["fortnight", "day", "hour", "minute", "second"]
     # As is: the interval's unit; for pre-aggregation matching: the finest unit of its grid.
     assert got["timeDimensions"] == [["Events.at", "month"]]
     assert got["sortedTimeDimensions"] == [["Events.at", "month"]]
