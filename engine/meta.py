@@ -47,7 +47,7 @@ def measure_meta(member: Member, extended: bool = False) -> dict:
         "cumulativeTotal": False, "cumulative": False, "type": value_type,
         "aggType": _AGG_TYPES.get(member.type, member.type),
         "drillMembers": list(member.drill_members),
-        "drillMembersGrouped": {"measures": [], "dimensions": list(member.drill_members)},
+        "drillMembersGrouped": member.drill_members_grouped(),
         "isVisible": member.public, "public": member.public,
     })
     if extended and member.sql is not None:

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import ModelError
 from .naming import titleize, underscore
-from .yaml_lines import line_of, load_yaml
+from .yaml_lines import LineDict, line_of, load_yaml
 
 # ---------------------------------------------------------------------------------------------
 # The YAML schema (snake_case keys, as Cube's YAML compiler accepts them)
@@ -78,10 +78,29 @@ class _MeasureDef(_Strict):
     meta: dict | None = None
 
 
+class _CaseLabel(_Strict):
+    sql: str
+
+
+class _CaseWhen(_Strict):
+    sql: str
+    label: Union[str, _CaseLabel]
+
+
+class _CaseElse(_Strict):
+    label: Union[str, _CaseLabel]
+
+
+class _CaseDef(_Strict):
+    when: list[_CaseWhen]
+    else_: _CaseElse | None = Field(default=None, alias="else")
+
+
 class _DimensionDef(_Strict):
     name: str = Identifier
     type: Literal[DIMENSION_TYPES]  # type: ignore[valid-type]
     sql: str | int | None = None
+    case: _CaseDef | None = None
     primary_key: bool = False
     public: bool | None = None
     shown: bool | None = None
@@ -111,6 +130,7 @@ class _JoinDef(_Strict):
 
 class _CubeDef(_Strict):
     name: str = Identifier
+    extends: str | None = None
     sql_table: str | None = None
     sql: str | None = None
     sql_alias: str | None = None
@@ -129,8 +149,42 @@ class _CubeDef(_Strict):
     pre_aggregations: list[dict] = []
 
 
+class _ViewMemberDef(_Strict):
+    name: str
+    alias: str | None = None
+    title: str | None = None
+    description: str | None = None
+    format: Union[str, dict] | None = None
+    meta: dict | None = None
+
+
+class _ViewCubeDef(_Strict):
+    join_path: str
+    includes: Union[Literal["*"], list[Union[str, _ViewMemberDef]]] = []
+    excludes: list[str] = []
+    prefix: bool = False
+    alias: str | None = None
+
+
+class _FolderDef(_Strict):
+    name: str
+    includes: list[str] = []
+
+
+class _ViewDef(_Strict):
+    name: str = Identifier
+    title: str | None = None
+    description: str | None = None
+    public: bool | None = None
+    shown: bool | None = None
+    meta: dict | None = None
+    cubes: list[_ViewCubeDef] = []
+    folders: list[_FolderDef] = []
+
+
 class _ModelFile(_Strict):
     cubes: list[_CubeDef] = []
+    views: list[_ViewDef] = []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -245,8 +299,12 @@ class Member:
     primary_key: bool = False
     filters: tuple[Template, ...] = ()
     drill_members: tuple[str, ...] = ()
+    drill_measures: tuple[str, ...] = ()  # those of `drill_members` that are measures
     granularities: tuple[Granularity, ...] = ()
     suggest_filter_values: bool = True
+    # View members only: the cube member this one stands for, and the joins that lead to it.
+    alias_member: str | None = None
+    join_path: tuple[str, ...] = ()
 
     @property
     def path(self) -> str:
@@ -255,6 +313,10 @@ class Member:
     @property
     def is_measure(self) -> bool:
         return self.kind == "measure"
+
+    def drill_members_grouped(self) -> dict:
+        return {"measures": list(self.drill_measures),
+                "dimensions": [d for d in self.drill_members if d not in self.drill_measures]}
 
     @property
     def is_time(self) -> bool:
@@ -285,6 +347,8 @@ class Cube:
     dimensions: dict[str, Member] = field(default_factory=dict)
     segments: dict[str, Member] = field(default_factory=dict)
     refresh_key: dict | None = None
+    kind: Literal["cube", "view"] = "cube"
+    folders: list[dict] = field(default_factory=list)
 
     @property
     def primary_keys(self) -> list[Member]:
@@ -307,7 +371,9 @@ class Model:
     def connected_components(self) -> dict[str, int]:
         """Component number per cube on the undirected join graph; cubes with no joins are absent.
 
-        Numbered 1.. in the order of the cubes' first appearance, like Cube's /meta."""
+        Numbered as Cube's /meta numbers them: walking the cubes that declare joins, in model
+        order, with the number going up by one for each such cube, whether or not it was
+        already reached from an earlier one."""
         neighbours: dict[str, set[str]] = {name: set() for name in self.cubes}
         for cube in self.cubes.values():
             for target in cube.joins:
@@ -315,10 +381,12 @@ class Model:
                 neighbours[target].add(cube.name)
         component: dict[str, int] = {}
         number = 0
-        for name in self.cubes:
-            if name in component or not neighbours[name]:
+        for name, cube in self.cubes.items():
+            if not cube.joins:
                 continue
             number += 1
+            if name in component:
+                continue
             stack = [name]
             while stack:
                 current = stack.pop()
@@ -339,21 +407,35 @@ def load_model(directory: str | Path) -> Model:
     if not root.is_dir():
         raise ModelError(f"model directory not found: {root}")
     files = sorted(p for p in root.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file())
-    cubes: dict[str, Cube] = {}
+    cube_sources: list[_Source] = []
+    view_sources: list[_Source] = []
     for path in files:
-        for cube in _load_file(path, root):
-            if cube.name in cubes:
-                raise ModelError(
-                    f"cube '{cube.name}' is defined twice (also in {cubes[cube.name].file})",
-                    cube.file, cube.line,
-                )
-            cubes[cube.name] = cube
+        cubes_here, views_here = _load_file(path, root)
+        cube_sources += cubes_here
+        view_sources += views_here
+    cubes: dict[str, Cube] = {}
+    for raw, file in _apply_extends(cube_sources):
+        cube = _build_cube(_validated(_CubeDef, raw, file), raw, file)
+        _add_unique(cubes, cube)
     model = Model(cubes=cubes, directory=root)
     _check_references(model)
+    _check_join_keys(model)
+    for raw, file in view_sources:
+        _add_unique(model.cubes, _build_view(_validated(_ViewDef, raw, file), raw, file, model))
     return model
 
 
-def _load_file(path: Path, root: Path) -> list[Cube]:
+_Source = tuple[dict, str]  # a cube's or view's YAML mapping, and its file
+
+
+def _add_unique(cubes: dict[str, Cube], cube: Cube) -> None:
+    if cube.name in cubes:
+        raise ModelError(f"cube '{cube.name}' is defined twice (also in {cubes[cube.name].file})",
+                         cube.file, cube.line)
+    cubes[cube.name] = cube
+
+
+def _load_file(path: Path, root: Path) -> tuple[list[_Source], list[_Source]]:
     shown = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
     try:
         document = load_yaml(path.read_text())
@@ -362,17 +444,60 @@ def _load_file(path: Path, root: Path) -> list[Cube]:
         raise ModelError(f"invalid YAML: {getattr(exc, 'problem', exc)}", shown,
                          mark.line + 1 if mark else None) from None
     if document is None:
-        return []
+        return [], []
     if not isinstance(document, dict):
         raise ModelError("a model file must be a mapping with a `cubes:` list", shown, 1)
-    if "views" in document:
-        raise ModelError("views are not supported yet", shown, line_of(document, ("views",)))
     try:
-        parsed = _ModelFile.model_validate(document)
+        _ModelFile.model_validate(document)
     except ValidationError as exc:
         raise _explain(exc, document, shown) from None
-    return [_build_cube(definition, document["cubes"][i], shown)
-            for i, definition in enumerate(parsed.cubes)]
+    return ([(raw, shown) for raw in document.get("cubes") or []],
+            [(raw, shown) for raw in document.get("views") or []])
+
+
+def _validated(schema: type[BaseModel], raw: dict, file: str) -> Any:
+    try:
+        return schema.model_validate(raw)
+    except ValidationError as exc:
+        kind = "cubes" if schema is _CubeDef else "views"
+        raise _explain(exc, {kind: [raw]}, file) from None
+
+
+def _apply_extends(sources: list[_Source]) -> list[_Source]:
+    """Cubes with `extends` get their parent's definition, their own members winning."""
+    by_name = {raw["name"]: (raw, file) for raw, file in sources}
+    resolved: dict[str, dict] = {}
+
+    def resolve(name: str, seen: tuple[str, ...]) -> dict:
+        if name in resolved:
+            return resolved[name]
+        raw, file = by_name[name]
+        parent_name = raw.get("extends")
+        if parent_name is None:
+            resolved[name] = raw
+            return raw
+        if parent_name not in by_name:
+            raise ModelError(f"cube '{name}' extends unknown cube '{parent_name}'",
+                             file, line_of(raw, ("extends",)))
+        if parent_name in seen:
+            raise ModelError(f"cube '{name}': circular extends " + " -> ".join(seen + (name,)),
+                             file, line_of(raw, ("extends",)))
+        parent = resolve(parent_name, seen + (name,))
+        merged = LineDict({k: v for k, v in parent.items() if k not in ("name", "extends")})
+        merged.line, merged.key_lines = raw.line, {**parent.key_lines, **raw.key_lines}
+        if "sql" in raw or "sql_table" in raw:  # a child's source hides the parent's
+            merged.pop("sql", None)
+            merged.pop("sql_table", None)
+        for key, value in raw.items():
+            if key in ("measures", "dimensions", "segments", "joins") and key in parent:
+                own = {item.get("name") for item in value}
+                merged[key] = [item for item in parent[key] if item.get("name") not in own] + value
+            elif key != "extends":
+                merged[key] = value
+        resolved[name] = merged
+        return merged
+
+    return [(resolve(raw["name"], ()), file) for raw, file in sources]
 
 
 def _explain(exc: ValidationError, document: dict, file: str) -> ModelError:
@@ -500,13 +625,14 @@ def _build_cube(definition: _CubeDef, raw: dict, file: str) -> Cube:
             description=m.description, public=visible(m), meta=m.meta, format=m.format,
             line=line_of(raw, where),
             filters=tuple(template(f.sql, where, auto_prefix=False) for f in m.filters),
-            drill_members=tuple(m.drill_members),
+            drill_members=tuple(d if "." in d else f"{name}.{d}" for d in m.drill_members),
         )
     for index, d in enumerate(definition.dimensions):
         where = ("dimensions", index)
-        if d.sql is None:
-            raise ModelError(f"cube '{name}' dimension '{d.name}': `sql` is required",
+        if (d.sql is None) == (d.case is None):
+            raise ModelError(f"cube '{name}' dimension '{d.name}': needs either `sql` or `case`",
                              file, line_of(raw, where))
+        sql = _case_sql(d.case) if d.case is not None else d.sql
         if d.granularities and d.type != "time":
             raise ModelError(
                 f"cube '{name}' dimension '{d.name}': granularities need a time dimension",
@@ -516,7 +642,8 @@ def _build_cube(definition: _CubeDef, raw: dict, file: str) -> Cube:
         member_title = d.title or titleize(d.name)
         cube.dimensions[d.name] = Member(
             cube=name, name=d.name, kind="dimension", type=d.type,
-            sql=template(d.sql, where), title=f"{cube_title} {member_title}",
+            sql=template(sql, where, auto_prefix=d.case is None),
+            title=f"{cube_title} {member_title}",
             short_title=member_title, description=d.description,
             # Primary keys are hidden unless the model makes them public.
             public=visible(d, default=not d.primary_key), meta=d.meta, format=d.format,
@@ -534,6 +661,90 @@ def _build_cube(definition: _CubeDef, raw: dict, file: str) -> Cube:
             meta=s.meta, format=None, line=line_of(raw, where),
         )
     return cube
+
+
+def _case_sql(case: _CaseDef) -> str:
+    """A `case` dimension as SQL text (labels become string literals, `{sql}` labels SQL)."""
+    def label(value: str | _CaseLabel) -> str:
+        if isinstance(value, _CaseLabel):
+            return value.sql
+        return "'" + value.replace("'", "''") + "'"
+    branches = " ".join(f"WHEN ({w.sql}) THEN {label(w.label)}" for w in case.when)
+    otherwise = f" ELSE {label(case.else_.label)}" if case.else_ is not None else ""
+    return f"CASE {branches}{otherwise} END"
+
+
+def _check_join_keys(model: Model) -> None:
+    """Cube refuses a join whose cubes aggregate rows but lack the primary key fan-out needs."""
+    for cube in model.cubes.values():
+        for join in cube.joins.values():
+            for side in (cube, model.cubes[join.target]):
+                aggregating = [m for m in side.measures.values()
+                               if m.type in ("sum", "avg", "count", "number")]
+                if aggregating and not side.primary_keys:
+                    raise ModelError(
+                        f"cube '{cube.name}' join '{join.target}': primary key for '{side.name}' "
+                        "is required when join is defined in order to make aggregates work "
+                        "properly", cube.file, cube.line)
+
+
+def _build_view(definition: _ViewDef, raw: dict, file: str, model: Model) -> Cube:
+    """A view: cube members re-exposed under the view's name, reached along fixed join paths."""
+    name = definition.name
+    title = definition.title or titleize(name)
+    public = next((v for v in (definition.public, definition.shown) if v is not None), True)
+    view = Cube(name=name, alias=underscore(name), title=title,
+                description=definition.description, public=public, meta=definition.meta,
+                sql_table=None, sql=None, file=file, line=getattr(raw, "line", None), kind="view",
+                folders=[{"name": f.name, "members": [f"{name}.{m}" for m in f.includes]}
+                         for f in definition.folders])
+    for index, entry in enumerate(definition.cubes):
+        where = line_of(raw, ("cubes", index))
+        path = entry.join_path.split(".")
+        for cube_name in path:
+            if cube_name not in model.cubes or model.cubes[cube_name].kind != "cube":
+                raise ModelError(f"view '{name}': join_path '{entry.join_path}' names unknown "
+                                 f"cube '{cube_name}'", file, where)
+        for owner, target in zip(path, path[1:]):
+            if target not in model.cubes[owner].joins:
+                raise ModelError(f"view '{name}': join_path '{entry.join_path}': cube '{owner}' "
+                                 f"has no join to '{target}'", file, where)
+        source = model.cubes[path[-1]]
+        every = [*source.measures.values(), *source.dimensions.values(),
+                 *source.segments.values()]
+        if entry.includes == "*":
+            chosen = [(m, _ViewMemberDef(name=m.name)) for m in every
+                      if m.name not in entry.excludes]
+        else:
+            chosen = []
+            for item in entry.includes:
+                spec = item if isinstance(item, _ViewMemberDef) else _ViewMemberDef(name=item)
+                member = source.member(spec.name)
+                if member is None:
+                    raise ModelError(f"view '{name}': member '{spec.name}' not found in cube "
+                                     f"'{source.name}'", file, where)
+                if spec.name not in entry.excludes:
+                    chosen.append((member, spec))
+        prefix = f"{entry.alias or source.name}_" if entry.prefix else ""
+        for member, spec in chosen:
+            member_name = spec.alias or prefix + member.name
+            if view.member(member_name) is not None:
+                raise ModelError(f"view '{name}': Included member '{member_name}' conflicts with "
+                                 "existing member", file, where)
+            explicit = member.short_title if member.short_title != titleize(member.name) else None
+            short = spec.title or explicit or titleize(member_name)
+            alias = _replace(
+                member, cube=name, name=member_name, title=f"{title} {short}", short_title=short,
+                description=spec.description or member.description,
+                format=spec.format if spec.format is not None else member.format,
+                meta=spec.meta if spec.meta is not None else member.meta,
+                public=public and (member.public or not member.primary_key),
+                alias_member=member.path, join_path=tuple(path),
+                line=where)
+            group = {"measure": view.measures, "dimension": view.dimensions,
+                     "segment": view.segments}[member.kind]
+            group[member_name] = alias
+    return view
 
 
 def _check_granularity(g: _GranularityDef, cube: str, dimension: str, file: str,
@@ -579,8 +790,12 @@ def _check_references(model: Model) -> None:
                     changes["filters"] = tuple(_resolve(f, cube, model, member)
                                                for f in member.filters)
                 for drill in member.drill_members:
-                    _resolve_path(drill if "." in drill else f"{cube.name}.{drill}",
-                                  cube, model, member)
+                    _resolve_path(drill, cube, model, member)
+                drill_measures = tuple(d for d in member.drill_members
+                                       if model.cubes[d.split(".")[0]].member(d.split(".")[1]).kind
+                                       == "measure")
+                if drill_measures:
+                    changes["drill_measures"] = drill_measures
                 if changes:
                     group[member.name] = _replace(member, **changes)
     for cube in model.cubes.values():

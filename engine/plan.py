@@ -268,14 +268,15 @@ def _cubes_of(model: Model, member: Member, seen: set[str]) -> list[str]:
 
 
 def _join_tree(model: Model, cubes: list[str], hints: list[list[str]]) -> tuple[str, list[JoinStep]]:
-    """Cube's join tree: try each hinted cube as root, keep the tree with the fewest joins."""
+    """Cube's join tree: try each hinted cube as root, keep the tree with the fewest joins
+    (the earliest root on a tie), each cube reached by its own shortest path from the root."""
     wanted = [c for hint in hints for c in hint if c in model.cubes]
     wanted += [c for c in cubes if c not in wanted]
     if len(wanted) <= 1:
         return wanted[0], []
     best: tuple[str, list[JoinStep]] | None = None
     for root in wanted:
-        tree = _tree_from(model, root, wanted)
+        tree = _tree_from(model, root, [c for c in wanted if c != root])
         if tree is not None and (best is None or len(tree) < len(best[1])):
             best = (root, tree)
     if best is None:
@@ -285,25 +286,24 @@ def _join_tree(model: Model, cubes: list[str], hints: list[list[str]]) -> tuple[
 
 
 def _tree_from(model: Model, root: str, cubes: list[str]) -> list[JoinStep] | None:
-    """Shortest directed paths from `root` to every cube, sharing cubes already joined."""
-    steps: list[JoinStep] = []
-    joined = {root}
+    """The union of the shortest paths from `root`, ordered by depth (Cube's join order)."""
+    indexed: list[tuple[int, JoinStep]] = []
     for target in cubes:
-        if target in joined:
-            continue
-        path = _shortest_path(model, joined, target)
+        path = _shortest_path(model, root, target)
         if path is None:
             return None
-        for step in path:
-            if step.joined not in joined:
-                joined.add(step.joined)
-                steps.append(step)
+        indexed += list(enumerate(path))
+    steps: list[JoinStep] = []
+    for _, step in sorted(indexed, key=lambda pair: pair[0]):
+        if all((s.owner, s.target) != (step.owner, step.target) for s in steps):
+            steps.append(step)
     return steps
 
 
-def _shortest_path(model: Model, sources: set[str], target: str) -> list[JoinStep] | None:
-    previous: dict[str, JoinStep | None] = {s: None for s in sorted(sources)}
-    queue = deque(sorted(sources))
+def _shortest_path(model: Model, source: str, target: str) -> list[JoinStep] | None:
+    """Fewest joins from `source` to `target`, following joins in their declared direction."""
+    previous: dict[str, JoinStep | None] = {source: None}
+    queue = deque([source])
     while queue:
         current = queue.popleft()
         if current == target:

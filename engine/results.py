@@ -118,7 +118,7 @@ def _member_annotation(member: Member, kind: str) -> dict:
         out["meta"] = member.meta
     if member.kind == "measure":
         out["drillMembers"] = list(member.drill_members)
-        out["drillMembersGrouped"] = {"measures": [], "dimensions": list(member.drill_members)}
+        out["drillMembersGrouped"] = member.drill_members_grouped()
     return out
 
 
