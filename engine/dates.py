@@ -101,9 +101,13 @@ def resolve_date_range(value: str | Sequence[str], timezone: str, now: datetime)
 def date_filter_bound(value: str, side: Literal["from", "to"], timezone: str, now: datetime) -> str:
     """One value of a date filter operator -> local ``YYYY-MM-DDTHH:mm:ss.SSS``.
 
-    ``side`` says which end of the value's range the operator needs: ``inDateRange`` uses
-    ``"from"`` for values[0] and ``"to"`` for values[1]; ``beforeDate``/``afterOrOnDate`` use
-    ``"from"``, ``beforeOrOnDate``/``afterDate`` use ``"to"`` (spec section 2).
+    ``side`` is the end of the value's range the SQL bound needs.  Cube 1.7's legacy planner
+    formats ``inDateRange`` values[0] as ``"from"`` and values[1] as ``"to"``, and the single
+    value of ``beforeDate``/``beforeOrOnDate``/``afterDate``/``afterOrOnDate`` always as
+    ``"from"`` (recordings 056/057: ``beforeOrOnDate ["2024-01-15"]`` is ``<= 2024-01-15
+    00:00:00.000``).  Its gateway first turns a *relative* single value into the start
+    (beforeDate, afterOrOnDate) or end (beforeOrOnDate, afterDate) of its range, a 23-character
+    local timestamp that is then kept whatever ``side`` says.
 
     >>> now = datetime(2026, 11, 22, 11, 10, 14, tzinfo=_UTC)
     >>> date_filter_bound("2024-01-15", "to", "UTC", now)
@@ -576,14 +580,20 @@ class _Comp:
         copy.ref, copy.known, copy.implied, copy.tags = self.ref, dict(self.known), dict(self.implied), set(self.tags)
         return copy
 
-    def set_date(self, d: datetime, known: bool = True) -> None:
+    def set_date(self, d: datetime, known: bool = True) -> "_Comp":
+        """chrono's assignSimilarDate / implySimilarDate."""
         put = self.assign if known else self.imply
-        put("day", d.day), put("month", d.month), put("year", d.year)
+        for key, value in (("day", d.day), ("month", d.month), ("year", d.year)):
+            put(key, value)
+        return self
 
-    def set_time(self, d: datetime, known: bool = True) -> None:
+    def set_time(self, d: datetime, known: bool = True) -> "_Comp":
+        """chrono's assignSimilarTime / implySimilarTime (meridiem included)."""
         put = self.assign if known else self.imply
-        put("hour", d.hour), put("minute", d.minute), put("second", d.second)
-        put("millisecond", d.microsecond // 1000), put("meridiem", _AM if d.hour < 12 else _PM)
+        for key, value in (("hour", d.hour), ("minute", d.minute), ("second", d.second),
+                           ("millisecond", d.microsecond // 1000), ("meridiem", _AM if d.hour < 12 else _PM)):
+            put(key, value)
+        return self
 
     def only_date(self) -> bool:
         return not (self.certain("hour") or self.certain("minute") or self.certain("second"))
@@ -621,7 +631,7 @@ class _Comp:
             self.imply("weekday", _js_weekday(date))
         if any(k in duration for k in ("second", "minute", "hour")):
             self.delete("second", "minute", "hour")
-            self.imply("second", date.second), self.imply("minute", date.minute), self.imply("hour", date.hour)
+            self.imply("second", date.second).imply("minute", date.minute).imply("hour", date.hour)
         return self
 
 
@@ -643,7 +653,7 @@ def _relative(ref: datetime, duration: dict[str, float]) -> _Comp:
     comp = _Comp(ref)
     comp.tags.add("result/relativeDate")
     if any(k in duration for k in ("hour", "minute", "second", "millisecond")):
-        comp.set_time(date), comp.set_date(date)
+        comp.set_time(date).set_date(date)
     else:
         comp.set_time(date, known=False)
         if "day" in duration or "week" in duration:
@@ -850,7 +860,7 @@ def _p_iso(hit, ref, index, text):
     """'2024-01-15', '2024-01-15t10:30:00.250z' (Cube ignores the offset: the hour is local)."""
     comp = _Comp(ref, {"year": int(hit["y"]), "month": int(hit["mo"]), "day": int(hit["d"])})
     if hit["h"] is not None:
-        comp.assign("hour", int(hit["h"])), comp.assign("minute", int(hit["mi"]))
+        comp.assign("hour", int(hit["h"])).assign("minute", int(hit["mi"]))
         if hit["s"] is not None:
             comp.assign("second", int(hit["s"]))
         if hit["ms"] is not None:
@@ -1149,7 +1159,7 @@ def _p_casual_date(hit, ref, index, text):
     word = hit["w"].lower()
     comp = _Comp(ref)
     if word == "now":
-        comp.set_date(ref), comp.set_time(ref)
+        comp.set_date(ref).set_time(ref)
     elif word == "tonight":
         comp.set_date(ref)
         comp.imply("hour", 22).imply("meridiem", _PM)
@@ -1159,7 +1169,7 @@ def _p_casual_date(hit, ref, index, text):
     else:
         shift = {"today": 0, "yesterday": -1, "overmorrow": 2}.get(word, 1)
         day = ref + timedelta(days=shift)
-        comp.set_date(day), comp.set_time(day, known=False)
+        comp.set_date(day).set_time(day, known=False)
         comp.delete("meridiem")
     comp.tags.add(f"casualReference/{word}")
     return comp

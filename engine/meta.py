@@ -27,6 +27,8 @@ def _format_description(member: Member, value_type: str) -> dict | None:
 
 
 def _common(member: Member, out: dict, extended: bool) -> None:
+    if member.alias_member:
+        out["aliasMember"] = member.alias_member
     if member.description:
         out["description"] = member.description
     if member.format is not None:
@@ -94,7 +96,7 @@ def cube_meta(cube: Cube, component: int | None, extended: bool = False) -> dict
     segments = [segment_meta(s, extended) for s in cube.segments.values() if s.public]
     if not (measures or dimensions or segments):
         return None
-    out: dict[str, Any] = {"name": cube.name, "type": "cube", "title": cube.title,
+    out: dict[str, Any] = {"name": cube.name, "type": cube.kind, "title": cube.title,
                            "isVisible": cube.public, "public": cube.public}
     if cube.description:
         out["description"] = cube.description
@@ -103,7 +105,7 @@ def cube_meta(cube: Cube, component: int | None, extended: bool = False) -> dict
     if cube.meta is not None:
         out["meta"] = cube.meta
     out.update({"measures": measures, "dimensions": dimensions, "segments": segments,
-                "hierarchies": [], "folders": [], "nestedFolders": []})
+                "hierarchies": [], "folders": cube.folders, "nestedFolders": cube.folders})
     if extended:
         out["fileName"] = cube.file
         out["joins"] = [{"name": j.target,

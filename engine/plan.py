@@ -25,12 +25,20 @@ _DATE_OPERATORS = ("inDateRange", "notInDateRange", "onTheDate", "beforeDate", "
 
 @dataclass(frozen=True)
 class Column:
-    """One selected column: its member, SQL alias and the key it gets in result rows."""
+    """One selected column: its member, SQL alias and the key it gets in result rows.
+
+    `member` is what the query named (titles, keys); `source` the cube member whose SQL computes
+    it: the same member, or for a view member the cube member it stands for."""
 
     member: Member
     alias: str
     key: str
     granularity: str | None = None  # set for time dimensions with a granularity
+    source: Member | None = None
+
+    def __post_init__(self) -> None:
+        if self.source is None:
+            object.__setattr__(self, "source", self.member)
 
     @property
     def is_measure(self) -> bool:
@@ -114,6 +122,14 @@ def find_any_member(model: Model, path: str) -> Member:
     return member
 
 
+def source_member(model: Model, member: Member) -> Member:
+    """The cube member that computes `member` (follows view aliases)."""
+    while member.alias_member is not None:
+        cube_name, _, name = member.alias_member.partition(".")
+        member = model.cubes[cube_name].member(name)  # type: ignore[assignment]
+    return member
+
+
 def _check_visible(member: Member) -> None:
     if not member.public:
         alias = member_alias(member.cube, member.name)
@@ -136,32 +152,39 @@ def build_plan(model: Model, query: Query) -> Plan:
 
     measures = [find_member(model, path, "measures") for path in query.measures or []]
     plain_dimensions = [find_member(model, path, "dimensions") for path in query.dimensions]
-    segments = [find_member(model, path, "segments") for path in query.segments or []]
+    named_segments = [find_member(model, path, "segments") for path in query.segments or []]
+    segments = [source_member(model, s) for s in named_segments]
+    source = lambda m: source_member(model, m)  # noqa: E731
+    forced_paths = [m.join_path for m in measures + plain_dimensions + named_segments
+                    if m.join_path]
 
-    dimension_columns = [Column(d, alias_of(d), d.path) for d in plain_dimensions]
+    dimension_columns = [Column(d, alias_of(d), d.path, source=source(d)) for d in plain_dimensions]
     time_columns: list[Column] = []
     where: list[PlannedNode] = []
     for td in query.time_dimensions:
         member = find_member(model, td.dimension, "dimensions")
+        if member.join_path:
+            forced_paths.append(member.join_path)
         if td.granularity is not None:
             _check_granularity(member, td.granularity)
             key = f"{member.path}.{td.granularity}"
             if all(c.key != key for c in time_columns):
-                time_columns.append(
-                    Column(member, f"{alias_of(member)}_{td.granularity}", key, td.granularity))
+                time_columns.append(Column(member, f"{alias_of(member)}_{td.granularity}", key,
+                                           td.granularity, source(member)))
         if td.date_range is not None:
-            where.append(PlannedFilter(member, "inDateRange", td.date_range))
+            where.append(PlannedFilter(source(member), "inDateRange", td.date_range))
     date_filters = list(where)
-    measure_columns = [Column(m, alias_of(m), m.path) for m in measures]
+    measure_columns = [Column(m, alias_of(m), m.path, source=source(m)) for m in measures]
 
     for column in dimension_columns + time_columns + measure_columns:
         _check_visible(column.member)
-    for segment in segments:
+    for segment in named_segments:
         _check_visible(segment)
 
     having: list[PlannedNode] = []
     measure_filter_members: list[Member] = []
     for node in query.filters:
+        forced_paths += _view_paths(model, node)
         planned = _plan_filter(model, node)
         if planned is None:
             continue
@@ -177,10 +200,10 @@ def build_plan(model: Model, query: Query) -> Plan:
         raise SchemaError("Measure filters aren't allowed in ungrouped query")
 
     referenced = _referenced_cubes(model, [
-        [c.member for c in measure_columns], [c.member for c in dimension_columns], segments,
+        [c.source for c in measure_columns], [c.source for c in dimension_columns], segments,
         _filter_members(where[len(date_filters):]), _filter_members(having),
-        measure_filter_members, [c.member for c in time_columns], _filter_members(date_filters)])
-    root, steps = _join_tree(model, referenced, query.join_hints or [])
+        measure_filter_members, [c.source for c in time_columns], _filter_members(date_filters)])
+    root, steps = _join_tree(model, referenced, query.join_hints or [], forced_paths)
     multiplied = _multiplied_cubes(root, steps)
 
     all_dimensions = dimension_columns + time_columns
@@ -214,8 +237,15 @@ def _plan_filter(model: Model, node: FilterNode) -> PlannedNode | None:
             raise SchemaError("You cannot use dimension and measure in same condition: "
                               + _js(node.to_json()))
         return PlannedGroup(node.kind, items)
-    member = find_any_member(model, node.member)
+    member = source_member(model, find_any_member(model, node.member))
     return PlannedFilter(member, node.operator, node.values)
+
+
+def _view_paths(model: Model, node: FilterNode) -> list[tuple[str, ...]]:
+    if isinstance(node, FilterGroup):
+        return [p for item in node.items for p in _view_paths(model, item)]
+    member = find_any_member(model, node.member)
+    return [member.join_path] if member.join_path else []
 
 
 def _js(value: object) -> str:
@@ -267,9 +297,13 @@ def _cubes_of(model: Model, member: Member, seen: set[str]) -> list[str]:
     return cubes
 
 
-def _join_tree(model: Model, cubes: list[str], hints: list[list[str]]) -> tuple[str, list[JoinStep]]:
+def _join_tree(model: Model, cubes: list[str], hints: list[list[str]],
+               forced: list[tuple[str, ...]] = ()) -> tuple[str, list[JoinStep]]:
     """Cube's join tree: try each hinted cube as root, keep the tree with the fewest joins
-    (the earliest root on a tie), each cube reached by its own shortest path from the root."""
+    (the earliest root on a tie), each cube reached by its own shortest path from the root.
+    A view's members bring their join paths: those joins are taken as declared."""
+    if forced:
+        return _forced_tree(model, cubes, list(forced))
     wanted = [c for hint in hints for c in hint if c in model.cubes]
     wanted += [c for c in cubes if c not in wanted]
     if len(wanted) <= 1:
@@ -283,6 +317,34 @@ def _join_tree(model: Model, cubes: list[str], hints: list[list[str]]) -> tuple[
         raise SchemaError("Can't find join path to join "
                           + ", ".join(f"'{c}'" for c in wanted))
     return best
+
+
+def _forced_tree(model: Model, cubes: list[str],
+                 paths: list[tuple[str, ...]]) -> tuple[str, list[JoinStep]]:
+    root = paths[0][0]
+    indexed: list[tuple[int, JoinStep]] = []
+    for path in paths:
+        if path[0] != root:
+            raise SchemaError("Can't find join path to join "
+                              + ", ".join(f"'{c}'" for c in dict.fromkeys(p[0] for p in paths)))
+        for depth, (owner, target) in enumerate(zip(path, path[1:])):
+            indexed.append((depth, JoinStep(owner, target, model.cubes[owner].joins[target],
+                                            target)))
+    steps: list[JoinStep] = []
+    for _, step in sorted(indexed, key=lambda pair: pair[0]):
+        if all(s.joined != step.joined for s in steps):
+            steps.append(step)
+    joined = {root} | {s.joined for s in steps}
+    for cube in cubes:
+        if cube not in joined:
+            path = _shortest_path(model, root, cube)
+            if path is None:
+                raise SchemaError(f"Can't find join path to join '{root}', '{cube}'")
+            for step in path:
+                if step.joined not in joined:
+                    joined.add(step.joined)
+                    steps.append(step)
+    return root, steps
 
 
 def _tree_from(model: Model, root: str, cubes: list[str]) -> list[JoinStep] | None:

@@ -68,11 +68,13 @@ class Renderer:
     """Renders member SQL for one query, with each cube under its SQL alias."""
 
     def __init__(self, model: Model, multiplied: set[str] = frozenset(), ungrouped: bool = False,
-                 prefix: str = ""):
+                 prefix: str = "", overrides: dict[str, str] | None = None):
         self.model = model
         self.multiplied = multiplied
         self.ungrouped = ungrouped
         self.prefix = prefix
+        # Members whose SQL is already computed elsewhere: path -> the column holding it.
+        self.overrides = overrides or {}
 
     def alias_of(self, cube: str) -> str:
         return self.prefix + self.model.cubes[cube].alias
@@ -94,6 +96,8 @@ class Renderer:
         return "".join(out)
 
     def member_text(self, member: Member) -> str:
+        if member.path in self.overrides:
+            return self.overrides[member.path]
         if member.kind == "measure":
             return self.measure_text(member)
         return self.text(member.sql)  # type: ignore[arg-type]
@@ -139,9 +143,26 @@ class Renderer:
         return parse_sql(self.member_text(member)).copy()
 
 
+CALCULATED = ("number", "string", "time", "boolean")
+
+
+def leaf_measures(model: Model, member: Member) -> list[Member]:
+    """The aggregating measures a measure is built from: itself, or for a calculated measure
+    (`number` and friends) every measure its SQL references, recursively."""
+    if member.type not in CALCULATED or member.sql is None:
+        return [member]
+    leaves: list[Member] = []
+    for ref in member.sql.references():
+        referenced = model.cubes[ref.cube].member(ref.name)
+        if referenced is not None and referenced.is_measure:
+            leaves += [leaf for leaf in leaf_measures(model, referenced) if leaf not in leaves]
+    return leaves or [member]
+
+
 def is_fan_out_safe(member: Member, multiplied: set[str]) -> bool:
-    """A measure gives the right answer over a join that repeats its cube's rows when it is not
-    multiplied at all, or when it is a distinct count (a plain `count` becomes one of the key)."""
+    """An aggregating measure gives the right answer over a join that repeats its cube's rows
+    when it is not multiplied at all, or when it is a distinct count (a plain `count` becomes
+    one of the key)."""
     if member.cube not in multiplied:
         return True
     if member.type == "count" and member.sql is None:
@@ -159,9 +180,10 @@ def compile_plan(model: Model, plan: Plan, total: bool = False) -> CompiledQuery
     params = _Params()
     renderer = Renderer(model, plan.multiplied, plan.ungrouped)
     having_measures = [m for m in _filter_members_of(plan.having)
-                       if all(m is not c.member for c in plan.measures)]
-    unsafe = [c.member for c in plan.measures if not is_fan_out_safe(c.member, plan.multiplied)]
-    unsafe += [m for m in having_measures if not is_fan_out_safe(m, plan.multiplied)]
+                       if all(m is not c.source for c in plan.measures)]
+    leaves = [leaf for m in [c.source for c in plan.measures] + having_measures
+              for leaf in leaf_measures(model, m)]
+    unsafe = [leaf for leaf in dict.fromkeys(leaves) if not is_fan_out_safe(leaf, plan.multiplied)]
     if plan.ungrouped or not unsafe:
         select = _flat_select(model, plan, renderer, params)
     else:
@@ -202,9 +224,9 @@ def _filter_members_of(nodes: list[PlannedNode]) -> list[Member]:
 
 def _dimension_value(column: Column, renderer: Renderer, plan: Plan,
                      params: _Params) -> exp.Expression:
-    value = renderer.expression(column.member)
+    value = renderer.expression(column.source)
     if column.granularity is not None:
-        value = _truncated(value, column.member, column.granularity, plan.timezone, params)
+        value = _truncated(value, column.source, column.granularity, plan.timezone, params)
     return value
 
 
@@ -232,7 +254,7 @@ def _flat_select(model: Model, plan: Plan, renderer: Renderer, params: _Params) 
     """The single-SELECT shape: every measure is safe to aggregate over the join."""
     expressions = [exp.alias_(_dimension_value(c, renderer, plan, params), c.alias, quoted=True)
                    for c in plan.dimensions]
-    expressions += [exp.alias_(renderer.expression(c.member), c.alias, quoted=True)
+    expressions += [exp.alias_(renderer.expression(c.source), c.alias, quoted=True)
                     for c in plan.measures]
     select = _joined_rows(model, plan, renderer, params, expressions)
     if plan.ungrouped:
@@ -244,17 +266,19 @@ def _flat_select(model: Model, plan: Plan, renderer: Renderer, params: _Params) 
 
 def _keys_select(model: Model, plan: Plan, renderer: Renderer, params: _Params,
                  unsafe: list[Member], having_measures: list[Member]) -> exp.Select:
-    """Safe measures over the join (q_0), each multiplied cube's measures over its own rows
-    (q_1..), joined on the dimensions."""
+    """Safe leaf measures over the join (q_0), each multiplied cube's leaf measures over its own
+    rows (q_1..), joined on the dimensions; calculated measures are computed outside from the
+    leaf columns."""
     dimension_aliases = [c.alias for c in plan.dimensions]
-    measures = [c.member for c in plan.measures] + having_measures
-    alias_of = {m.path: member_alias_sql(model, m) for m in measures}
+    measures = list(dict.fromkeys([c.source for c in plan.measures] + having_measures))
+    leaves = list(dict.fromkeys(leaf for m in measures for leaf in leaf_measures(model, m)))
+    alias_of = {m.path: member_alias_sql(model, m) for m in leaves}
 
     def dimension_expressions(renderer_: Renderer) -> list[exp.Expression]:
         return [exp.alias_(_dimension_value(c, renderer_, plan, params), c.alias, quoted=True)
                 for c in plan.dimensions]
 
-    safe = [m for m in measures if all(m is not u for u in unsafe)]
+    safe = [m for m in leaves if m not in unsafe]
     base = _joined_rows(model, plan, renderer, params, dimension_expressions(renderer) + [
         exp.alias_(renderer.expression(m), alias_of[m.path], quoted=True) for m in safe])
     if not plan.dimensions and not safe:
@@ -264,11 +288,7 @@ def _keys_select(model: Model, plan: Plan, renderer: Renderer, params: _Params,
     parts = [base.subquery("q_0")]
     source_of = {m.path: "q_0" for m in safe}
 
-    cubes = []
-    for member in unsafe:
-        if member.cube not in cubes:
-            cubes.append(member.cube)
-    for index, cube_name in enumerate(cubes, start=1):
+    for index, cube_name in enumerate(dict.fromkeys(m.cube for m in unsafe), start=1):
         name = f"q_{index}"
         cube = model.cubes[cube_name]
         if not cube.primary_keys:
@@ -295,10 +315,16 @@ def _keys_select(model: Model, plan: Plan, renderer: Renderer, params: _Params,
         parts.append(per_cube.subquery(name))
         source_of.update({m.path: name for m in cube_measures})
 
+    leaf_columns = {path: f'{quote(source_of[path])}.{quote(alias)}'
+                    for path, alias in alias_of.items()}
+    outside = Renderer(model, set(), False, overrides=leaf_columns)
+
+    def measure_value(member: Member) -> exp.Expression:
+        return outside.expression(member)
+
     outer_columns = [exp.alias_(exp.column(a, table="q_0", quoted=True), a, quoted=True)
                      for a in dimension_aliases]
-    outer_columns += [exp.alias_(exp.column(alias_of[c.member.path], table=source_of[c.member.path],
-                                            quoted=True), c.alias, quoted=True)
+    outer_columns += [exp.alias_(measure_value(c.source), c.alias, quoted=True)
                       for c in plan.measures]
     select = exp.select(*outer_columns).from_(parts[0])
     for part in parts[1:]:
@@ -307,10 +333,7 @@ def _keys_select(model: Model, plan: Plan, renderer: Renderer, params: _Params,
                         for a in dimension_aliases]) if dimension_aliases else exp.true()
         select = select.join(part, on=on, join_type="left")
 
-    def measure_column(member: Member) -> exp.Expression:
-        return exp.column(alias_of[member.path], table=source_of[member.path], quoted=True)
-
-    having = _conditions(plan.having, measure_column, params, plan.timezone, plan.query.now)
+    having = _conditions(plan.having, measure_value, params, plan.timezone, plan.query.now)
     return select.where(exp.and_(*having)) if having else select
 
 
