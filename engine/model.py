@@ -101,6 +101,8 @@ class _DimensionDef(_Strict):
     type: Literal[DIMENSION_TYPES]  # type: ignore[valid-type]
     sql: str | int | None = None
     case: _CaseDef | None = None
+    sub_query: bool = False
+    propagate_filters_to_sub_query: bool = False
     primary_key: bool = False
     public: bool | None = None
     shown: bool | None = None
@@ -305,6 +307,8 @@ class Member:
     # View members only: the cube member this one stands for, and the joins that lead to it.
     alias_member: str | None = None
     join_path: tuple[str, ...] = ()
+    # A dimension computed per row of its cube from another cube's measure (`sub_query: true`).
+    sub_query: bool = False
 
     @property
     def path(self) -> str:
@@ -647,7 +651,7 @@ def _build_cube(definition: _CubeDef, raw: dict, file: str) -> Cube:
             short_title=member_title, description=d.description,
             # Primary keys are hidden unless the model makes them public.
             public=visible(d, default=not d.primary_key), meta=d.meta, format=d.format,
-            line=line_of(raw, where), primary_key=d.primary_key,
+            line=line_of(raw, where), primary_key=d.primary_key, sub_query=d.sub_query,
             granularities=tuple(Granularity(**g.model_dump()) for g in d.granularities),
             suggest_filter_values=d.suggest_filter_values is not False,
         )

@@ -203,8 +203,8 @@ def build_plan(model: Model, query: Query) -> Plan:
         [c.source for c in measure_columns], [c.source for c in dimension_columns], segments,
         _filter_members(where[len(date_filters):]), _filter_members(having),
         measure_filter_members, [c.source for c in time_columns], _filter_members(date_filters)])
-    root, steps = _join_tree(model, referenced, query.join_hints or [], forced_paths)
-    multiplied = _multiplied_cubes(root, steps)
+    root, steps = join_tree(model, referenced, query.join_hints or [], forced_paths)
+    multiplied = multiplied_cubes(root, steps)
 
     all_dimensions = dimension_columns + time_columns
     order, requested = _order(query, all_dimensions, measure_columns)
@@ -274,30 +274,32 @@ def _referenced_cubes(model: Model, groups: list[list[Member]]) -> list[str]:
     ordered: list[str] = []
     for members in groups:
         for member in members:
-            for cube in _cubes_of(model, member, set()):
+            for cube in cubes_of(model, member, set()):
                 if cube not in ordered:
                     ordered.append(cube)
     return ordered
 
 
-def _cubes_of(model: Model, member: Member, seen: set[str]) -> list[str]:
+def cubes_of(model: Model, member: Member, seen: set[str]) -> list[str]:
     """The member's cube, then every cube its SQL reaches through references."""
     if member.path in seen:
         return []
     seen.add(member.path)
     cubes = [member.cube]
+    if member.sub_query:
+        return cubes  # its other cubes are joined inside its own subquery
     for template in ([member.sql] if member.sql else []) + list(member.filters):
         for part in template.parts:
             if isinstance(part, MemberRef):
                 referenced = model.cubes[part.cube].member(part.name)
                 if referenced is not None:
-                    for cube in _cubes_of(model, referenced, seen):
+                    for cube in cubes_of(model, referenced, seen):
                         if cube not in cubes:
                             cubes.append(cube)
     return cubes
 
 
-def _join_tree(model: Model, cubes: list[str], hints: list[list[str]],
+def join_tree(model: Model, cubes: list[str], hints: list[list[str]] = (),
                forced: list[tuple[str, ...]] = ()) -> tuple[str, list[JoinStep]]:
     """Cube's join tree: try each hinted cube as root, keep the tree with the fewest joins
     (the earliest root on a tie), each cube reached by its own shortest path from the root.
@@ -382,7 +384,7 @@ def _shortest_path(model: Model, source: str, target: str) -> list[JoinStep] | N
     return None
 
 
-def _multiplied_cubes(root: str, steps: list[JoinStep]) -> set[str]:
+def multiplied_cubes(root: str, steps: list[JoinStep]) -> set[str]:
     """Cubes whose rows the join tree repeats: some to-many step leads away from them."""
     edges: dict[str, list[tuple[str, bool]]] = {root: []}
     for step in steps:

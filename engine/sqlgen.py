@@ -24,6 +24,7 @@ import sqlglot
 from sqlglot import exp
 
 from . import dates
+from .naming import underscore
 from .model import CubeRef, Member, MemberRef, Model, Template, duckdb_interval, parse_interval
 from .plan import Column, Plan, PlannedFilter, PlannedGroup, PlannedNode
 
@@ -75,6 +76,8 @@ class Renderer:
         self.prefix = prefix
         # Members whose SQL is already computed elsewhere: path -> the column holding it.
         self.overrides = overrides or {}
+        # `sub_query` dimensions met while rendering: path -> (subquery alias, its SELECT).
+        self.subqueries: dict[str, tuple[str, exp.Select]] = {}
 
     def alias_of(self, cube: str) -> str:
         return self.prefix + self.model.cubes[cube].alias
@@ -98,6 +101,8 @@ class Renderer:
     def member_text(self, member: Member) -> str:
         if member.path in self.overrides:
             return self.overrides[member.path]
+        if member.sub_query:
+            return self.sub_query_value(member)
         if member.kind == "measure":
             return self.measure_text(member)
         return self.text(member.sql)  # type: ignore[arg-type]
@@ -141,6 +146,23 @@ class Renderer:
 
     def expression(self, member: Member) -> exp.Expression:
         return parse_sql(self.member_text(member)).copy()
+
+    def sub_query_value(self, member: Member) -> str:
+        """A `sub_query` dimension: its measure computed per primary key of its cube in a
+        subquery that the query LEFT JOINs; the dimension reads the subquery's column."""
+        alias = f"{self.alias_of(member.cube)}_{underscore(member.name)}_subquery"
+        if member.path not in self.subqueries:
+            self.subqueries[member.path] = (alias, _sub_query_select(self.model, member))
+        return f"{quote(alias)}.{quote('value')}"
+
+    def sub_query_joins(self, select: exp.Select) -> exp.Select:
+        for path, (alias, subquery) in self.subqueries.items():
+            cube_name = path.split(".")[0]
+            keys = self.model.cubes[cube_name].primary_keys
+            on = exp.and_(*[exp.EQ(this=exp.column(f"__pk_{i}", table=alias, quoted=True),
+                                   expression=self.expression(key)) for i, key in enumerate(keys)])
+            select = select.join(subquery.subquery(alias), on=on, join_type="left")
+        return select
 
 
 CALCULATED = ("number", "string", "time", "boolean")
@@ -241,6 +263,7 @@ def _joined_rows(model: Model, plan: Plan, renderer: Renderer, params: _Params,
     where += [parse_sql(renderer.text(s.sql)).copy() for s in plan.segments]  # type: ignore
     for measure in plan.measure_filter_members:
         where += [parse_sql(renderer.text(f)).copy() for f in measure.filters]
+    select = renderer.sub_query_joins(select)
     return select.where(exp.and_(*where)) if where else select
 
 
@@ -335,6 +358,41 @@ def _keys_select(model: Model, plan: Plan, renderer: Renderer, params: _Params,
 
     having = _conditions(plan.having, measure_value, params, plan.timezone, plan.query.now)
     return select.where(exp.and_(*having)) if having else select
+
+
+def _sub_query_select(model: Model, member: Member) -> exp.Select:
+    """SELECT <cube primary key>, <the dimension's measure SQL> over the cube and the cubes that
+    SQL needs, grouped by the key."""
+    from .errors import SchemaError
+    from .plan import cubes_of, join_tree, multiplied_cubes
+
+    cube = model.cubes[member.cube]
+    if not cube.primary_keys:
+        raise SchemaError(f"One or more Primary key is required for '{cube.name}' cube")
+    needed = [member.cube] + [c for ref in member.sql.references()  # type: ignore[union-attr]
+                              for c in cubes_of(model, model.cubes[ref.cube].member(ref.name),
+                                                set()) if c != member.cube]
+    root, steps = join_tree(model, list(dict.fromkeys(needed)))
+    if root != member.cube:
+        root, steps = member.cube, _steps_from(model, member.cube, needed)
+    inner = Renderer(model, multiplied_cubes(root, steps), prefix="sub_")
+    value = parse_sql(inner.text(member.sql)).copy()  # type: ignore[arg-type]
+    select = exp.select(*[exp.alias_(inner.expression(key), f"__pk_{i}", quoted=True)
+                          for i, key in enumerate(cube.primary_keys)],
+                        exp.alias_(value, "value", quoted=True)).from_(_source(model, root, inner))
+    for step in steps:
+        on = parse_sql(inner.text(step.join.sql)).copy()
+        select = select.join(_source(model, step.joined, inner), on=on, join_type="left")
+    return _group_by_dimensions(select, len(cube.primary_keys))
+
+
+def _steps_from(model: Model, root: str, cubes: list[str]):
+    from .errors import SchemaError
+    from .plan import _tree_from
+    steps = _tree_from(model, root, [c for c in dict.fromkeys(cubes) if c != root])
+    if steps is None:
+        raise SchemaError("Can't find join path to join " + ", ".join(f"'{c}'" for c in cubes))
+    return steps
 
 
 def member_alias_sql(model: Model, member: Member) -> str:

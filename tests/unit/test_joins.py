@@ -34,6 +34,10 @@ cubes:
       - name: city
         sql: city
         type: string
+      - name: orderCount
+        sql: "{Orders.count}"
+        type: number
+        sub_query: true
       - name: tier
         type: string
         case:
@@ -242,3 +246,18 @@ def test_measure_filter_on_a_multiplied_measure_filters_exact_values(engine):
              "order": {"Orders.status": "asc"}}
     # open: customers 1 (100) and 3 (NULL); paid: 1 and 2; no orders: customer 4 (30, dropped).
     assert answer(engine, query) == [("open", "100"), ("paid", "150")]
+
+
+def test_sub_query_dimension_is_computed_per_row_of_its_cube(engine):
+    query = {"measures": ["Customers.count", "Customers.totalCredit"],
+             "dimensions": ["Customers.orderCount"], "order": {"Customers.orderCount": "asc"}}
+    assert answer(engine, query) == sql_answer(engine, """
+        SELECT n, count(*), sum(credit) FROM (SELECT c.id, c.credit, count(o.id) AS n
+            FROM customers c LEFT JOIN orders o ON o.customer_id = c.id GROUP BY c.id, c.credit)
+        GROUP BY n ORDER BY n""")
+
+
+def test_sub_query_dimension_does_not_join_its_measure_cube_into_the_query(engine):
+    sql = engine.sql({"measures": ["Customers.totalCredit"], "dimensions": ["Customers.orderCount"]})
+    text = sql["sql"]["sql"][0]
+    assert 'LEFT JOIN orders AS "orders"' not in text and "customers_order_count_subquery" in text
