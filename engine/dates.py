@@ -207,13 +207,26 @@ def _zone(name: str) -> ZoneInfo:
 
 
 def _settle(wall: datetime, tz: ZoneInfo) -> datetime:
-    """A wall-clock time made real: one inside a spring-forward gap moves forward by the gap.
+    """A wall-clock point made real: one inside a spring-forward gap moves forward by the gap's
+    length, as moment does when it parses or sets one (New York's 02:30 on 2024-03-10 is 03:30).
 
-    That is what moment does when a start-of-period lands in a gap (Lord Howe's 02:00 on its
-    30-minute spring-forward day becomes 02:30; a midnight-DST day starts at 01:00).  fold=0 reads
-    a gap time with the offset before the change, so the round trip moves it forward.
+    fold=0 reads a gap time with the offset before the change, so the round trip moves it forward.
     """
     return wall.replace(tzinfo=tz).astimezone(_UTC).astimezone(tz).replace(tzinfo=None)
+
+
+def _first_real(wall: datetime, tz: ZoneInfo) -> datetime:
+    """A period start the clocks skipped becomes the first wall-clock time after the skip.
+
+    Cairo's 2024-04-26 starts at 01:00, Lord Howe's 02:00 hour on its spring-forward day at
+    02:30.  This equals moment's result whenever the gap begins on the period boundary; where a
+    boundary falls strictly inside a gap (Chatham jumps 02:45 -> 03:45, so its 03:00 hour),
+    moment moves 03:00 by the gap's length to 04:00 and Cube answers an inverted 'this hour'
+    [04:00, 03:59:59.999]; we start it at 03:45.
+    """
+    if _settle(wall, tz) == wall:
+        return wall
+    return _gap_end(wall, tz).astimezone(tz).replace(tzinfo=None)
 
 
 def _gap_end(wall: datetime, tz: ZoneInfo) -> datetime:
@@ -320,7 +333,7 @@ def _rule_this_last_next(s: str, now: _Now) -> _Range | None:
         return None
     unit = m[2]
     moved = now.shifted({"this": 0, "last": -1, "next": 1}[m[1]], unit)
-    return _settle(_start_of(moved, unit), now.tz), _end_of(moved, unit)
+    return _first_real(_start_of(moved, unit), now.tz), _end_of(moved, unit)
 
 
 def _rule_last_next_n(s: str, now: _Now) -> _Range | None:
@@ -334,15 +347,15 @@ def _rule_last_next_n(s: str, now: _Now) -> _Range | None:
         return None
     n, unit = int(m[2]), m[3]
     first, last = (-n, -1) if m[1] == "last" else (1, n)
-    return _settle(_start_of(now.shifted(first, unit), unit), now.tz), _end_of(now.shifted(last, unit), unit)
+    return _first_real(_start_of(now.shifted(first, unit), unit), now.tz), _end_of(now.shifted(last, unit), unit)
 
 
 def _day_rule(word: str, days: int) -> Callable[[str, _Now], _Range | None]:
     def rule(s: str, now: _Now) -> _Range | None:
         if word not in s:
             return None
-        # Cube: startOf('day') then add(days) (so a settled 01:00 start stays 01:00), same for the end.
-        start = _settle(_settle(_start_of(now.wall, "day"), now.tz) + timedelta(days=days), now.tz)
+        # Cube: startOf('day') then add(days) (so a 01:00 start after a midnight gap stays 01:00).
+        start = _first_real(_first_real(_start_of(now.wall, "day"), now.tz) + timedelta(days=days), now.tz)
         return start, _end_of(now.wall, "day") + timedelta(days=days)
 
     rule.__name__ = f"_rule_{word}"
@@ -373,7 +386,7 @@ def _rule_from_to(s: str, now: _Now) -> _Range | None:
         if not results:
             raise DateParseError(text)
         sides.append(_settle(results[0].start.to_wall(), now.tz))
-    return _settle(_start_of(sides[0], g), now.tz), _end_of(sides[1], g)
+    return _first_real(_start_of(sides[0], g), now.tz), _end_of(sides[1], g)
 
 
 def _rule_chrono(s: str, now: _Now) -> _Range | None:
@@ -386,7 +399,7 @@ def _rule_chrono(s: str, now: _Now) -> _Range | None:
     g = _granularity(s)
     start = _settle(first.start.to_wall(), now.tz)
     end = _settle((first.end or first.start).to_wall(), now.tz)
-    return _settle(_start_of(start, g), now.tz), _end_of(end, g)
+    return _first_real(_start_of(start, g), now.tz), _end_of(end, g)
 
 
 _RULES: tuple[Callable[[str, _Now], _Range | None], ...] = (

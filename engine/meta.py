@@ -20,6 +20,11 @@ _FORMATS = {
 }
 
 
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
 def _format_description(member: Member, value_type: str) -> dict | None:
     if value_type != "number" or not (member.format is None or member.format in _FORMATS):
         return None
@@ -46,8 +51,9 @@ def measure_meta(member: Member, extended: bool = False) -> dict:
     if description:
         out["formatDescription"] = description
     out.update({
-        "cumulativeTotal": False, "cumulative": False, "type": value_type,
-        "aggType": _AGG_TYPES.get(member.type, member.type),
+        "cumulativeTotal": member.rolling_window is not None,
+        "cumulative": member.rolling_window is not None, "type": value_type,
+        "aggType": _AGG_TYPES.get(member.type, _camel(member.type)),
         "drillMembers": list(member.drill_members),
         "drillMembersGrouped": member.drill_members_grouped(),
         "isVisible": member.public, "public": member.public,

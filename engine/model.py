@@ -32,7 +32,7 @@ Identifier = Field(pattern=r"^[_a-zA-Z][_a-zA-Z0-9]*$")
 
 MEASURE_TYPES = (
     "count", "count_distinct", "count_distinct_approx", "sum", "avg", "min", "max",
-    "number", "string", "time", "boolean",
+    "number", "string", "time", "boolean", "running_total",
 )
 DIMENSION_TYPES = ("string", "number", "boolean", "time")
 RELATIONSHIPS = {
@@ -76,6 +76,16 @@ class _MeasureDef(_Strict):
     format: Union[str, dict] | None = None
     drill_members: list[str] = []
     meta: dict | None = None
+    rolling_window: "_RollingWindowDef | None" = None
+    cumulative: bool | None = None
+
+
+class _RollingWindowDef(_Strict):
+    trailing: str | None = None
+    leading: str | None = None
+    offset: Literal["start", "end"] = "end"
+    type: Literal["fixed", "to_date"] = "fixed"
+    granularity: str | None = None
 
 
 class _CaseLabel(_Strict):
@@ -184,6 +194,9 @@ class _ViewDef(_Strict):
     folders: list[_FolderDef] = []
 
 
+_MeasureDef.model_rebuild()
+
+
 class _ModelFile(_Strict):
     cubes: list[_CubeDef] = []
     views: list[_ViewDef] = []
@@ -283,6 +296,20 @@ class Granularity:
 
 
 @dataclass(frozen=True)
+class RollingWindow:
+    """A cumulative measure's window around each time bucket (Cube's `rolling_window`).
+
+    `trailing` / `leading`: an interval, "unbounded", or None; `to_date`: the granularity a
+    to-date window starts at (`year` for year-to-date); `from_range_start`: `running_total`."""
+
+    trailing: str | None = None
+    leading: str | None = None
+    offset: str = "end"
+    to_date: str | None = None
+    from_range_start: bool = False
+
+
+@dataclass(frozen=True)
 class Member:
     """A measure, dimension or segment of a cube."""
 
@@ -309,6 +336,7 @@ class Member:
     join_path: tuple[str, ...] = ()
     # A dimension computed per row of its cube from another cube's measure (`sub_query: true`).
     sub_query: bool = False
+    rolling_window: RollingWindow | None = None  # cumulative measures only
 
     @property
     def path(self) -> str:
@@ -622,6 +650,7 @@ def _build_cube(definition: _CubeDef, raw: dict, file: str) -> Cube:
             raise ModelError(f"cube '{name}' measure '{m.name}': type '{m.type}' needs `sql`",
                              file, line_of(raw, where))
         member_title = m.title or titleize(m.name)
+        window = _rolling_window(m, name, file, line_of(raw, where))
         cube.measures[m.name] = Member(
             cube=name, name=m.name, kind="measure", type=m.type,
             sql=template(m.sql, where) if m.sql is not None else None,
@@ -630,6 +659,7 @@ def _build_cube(definition: _CubeDef, raw: dict, file: str) -> Cube:
             line=line_of(raw, where),
             filters=tuple(template(f.sql, where, auto_prefix=False) for f in m.filters),
             drill_members=tuple(d if "." in d else f"{name}.{d}" for d in m.drill_members),
+            rolling_window=window,
         )
     for index, d in enumerate(definition.dimensions):
         where = ("dimensions", index)
@@ -665,6 +695,27 @@ def _build_cube(definition: _CubeDef, raw: dict, file: str) -> Cube:
             meta=s.meta, format=None, line=line_of(raw, where),
         )
     return cube
+
+
+def _rolling_window(m: _MeasureDef, cube: str, file: str, line: int | None) -> RollingWindow | None:
+    where = f"cube '{cube}' measure '{m.name}'"
+    if m.type == "running_total":
+        return RollingWindow(trailing="unbounded", from_range_start=True)
+    window = m.rolling_window
+    if window is None:
+        return None
+    if window.type == "to_date":
+        if window.granularity not in ("year", "quarter", "month", "week", "day", "hour",
+                                      "minute", "second"):
+            raise ModelError(f"{where}: a to_date rolling window needs a granularity", file, line)
+        return RollingWindow(to_date=window.granularity)
+    for text in (window.trailing, window.leading):
+        if text is not None and text != "unbounded":
+            try:
+                parse_interval(text)
+            except ValueError as exc:
+                raise ModelError(f"{where}: rolling_window: {exc}", file, line) from None
+    return RollingWindow(trailing=window.trailing, leading=window.leading, offset=window.offset)
 
 
 def _case_sql(case: _CaseDef) -> str:

@@ -123,6 +123,8 @@ class Renderer:
         condition = " AND ".join(f"({self.text(f)})" for f in member.filters) or None
         if kind in ("number", "string", "time", "boolean"):
             return value  # type: ignore[return-value]
+        if kind == "running_total":
+            kind = "sum"
         if kind == "count" and value is None:
             value = self.primary_key_text(member.cube)
         if self.ungrouped:
@@ -206,10 +208,12 @@ def compile_plan(model: Model, plan: Plan, total: bool = False) -> CompiledQuery
     leaves = [leaf for m in [c.source for c in plan.measures] + having_measures
               for leaf in leaf_measures(model, m)]
     unsafe = [leaf for leaf in dict.fromkeys(leaves) if not is_fan_out_safe(leaf, plan.multiplied)]
-    if plan.ungrouped or not unsafe:
-        select = _flat_select(model, plan, renderer, params)
+    cumulative = [c for c in plan.measures if c.source.rolling_window is not None]
+    window_dimension = _window_dimension(plan) if cumulative and not plan.ungrouped else None
+    if window_dimension is not None:
+        select = _cumulative_select(model, plan, renderer, params, cumulative, window_dimension)
     else:
-        select = _keys_select(model, plan, renderer, params, unsafe, having_measures)
+        select = _aggregate_select(model, plan, renderer, params, unsafe, having_measures)
 
     total_sql, total_params = None, []
     if total:
@@ -232,6 +236,191 @@ def compile_plan(model: Model, plan: Plan, total: bool = False) -> CompiledQuery
         total_sql=total_sql, total_params=total_params,
         aliases={c.alias: c.key for c in columns},
     )
+
+
+def _aggregate_select(model: Model, plan: Plan, renderer: Renderer, params: _Params,
+                      unsafe: list[Member], having_measures: list[Member]) -> exp.Select:
+    if plan.ungrouped or not unsafe:
+        return _flat_select(model, plan, renderer, params)
+    return _keys_select(model, plan, renderer, params, unsafe, having_measures)
+
+
+# --- cumulative measures (rolling windows, running totals) ----------------------------------------
+
+_SERIES_STEPS = {"quarter": "3 months"}
+
+
+def _window_dimension(plan: Plan):
+    """The time dimension a cumulative measure rolls over: the first one with a date range
+    (its granular column when selected); None when the query has none, which makes cumulative
+    measures plain aggregates, as in Cube."""
+    from .errors import SchemaError
+    for td in plan.query.time_dimensions:
+        column = next((c for c in plan.dimensions
+                       if c.granularity and c.member.path == td.dimension), None)
+        if td.date_range is None and column is not None:
+            raise SchemaError("Time series queries without dateRange aren't supported")
+        if td.date_range is not None:
+            return td, column
+    return None
+
+
+def _cumulative_select(model: Model, plan: Plan, renderer: Renderer, params: _Params,
+                       cumulative: list[Column], window_dimension) -> exp.Select:
+    """Cumulative measures over a series of time buckets: each bucket aggregates the rows whose
+    time falls in its window. Other measures are computed as usual and joined on the buckets."""
+    import dataclasses
+
+    td, time_column = window_dimension
+    source = next(c.source for c in plan.dimensions if c is time_column) if time_column else \
+        _member_of_path(model, td.dimension)
+    other_dimensions = [c for c in plan.dimensions if c is not time_column]
+    local_time = _local_time(renderer.expression(source), plan.timezone, params)
+    start = exp.cast(params.bind(td.date_range[0]), "TIMESTAMP")
+    end = exp.cast(params.bind(td.date_range[1]), "TIMESTAMP")
+
+    if time_column is not None:
+        step = exp.cast(exp.Literal.string(
+            _SERIES_STEPS.get(time_column.granularity, f"1 {time_column.granularity}")), "INTERVAL")
+        first = exp.func("DATE_TRUNC", exp.Literal.string(time_column.granularity), start.copy())
+        series = exp.select(
+            exp.alias_(exp.column("d"), "date_from", quoted=True),
+            exp.alias_(exp.Sub(this=exp.Add(this=exp.column("d"), expression=step),
+                               expression=exp.cast(exp.Literal.string("1 millisecond"), "INTERVAL")),
+                       "date_to", quoted=True),
+        ).from_(exp.select(exp.alias_(exp.func("unnest", exp.func(
+            "generate_series", first, end.copy(), step.copy())), "d")).subquery("s"))
+    else:
+        series = exp.select(exp.alias_(start.copy(), "date_from", quoted=True),
+                            exp.alias_(end.copy(), "date_to", quoted=True))
+
+    # The rows the windows draw from: every filter except the rolled dimension's date range.
+    unrolled = dataclasses.replace(plan, where=[w for w in plan.where if not (
+        isinstance(w, PlannedFilter) and w.member is source and w.operator == "inDateRange")])
+    keys = other_dimensions + ([time_column] if time_column else [])
+    whole_range = time_column is None
+    groups: dict[str, list[Column]] = {}
+    for column in cumulative:
+        condition = _window_condition(column.source, start, whole_range)
+        groups.setdefault(condition.sql(dialect=DIALECT), []).append(column)
+
+    rolled_parts = []
+    for index, columns in enumerate(groups.values()):
+        inputs = [_window_input(model, renderer, c.source, plan.multiplied) for c in columns]
+        base = _joined_rows(model, unrolled, renderer, params, [
+            *[exp.alias_(_dimension_value(c, renderer, plan, params), c.alias, quoted=True)
+              for c in other_dimensions],
+            exp.alias_(local_time.copy(), "__time", quoted=True),
+            *[exp.alias_(value, f"__m{i}", quoted=True) for i, (value, _) in enumerate(inputs)]])
+        outer = [exp.alias_(exp.column(c.alias, table="base", quoted=True), c.alias, quoted=True)
+                 for c in other_dimensions]
+        if time_column is not None:
+            outer.append(exp.alias_(exp.column("date_from", table="date_series", quoted=True),
+                                    time_column.alias, quoted=True))
+        outer += [exp.alias_(aggregate(exp.column(f"__m{i}", table="base", quoted=True)),
+                             c.alias, quoted=True)
+                  for i, (c, (_, aggregate)) in enumerate(zip(columns, inputs))]
+        rolled = exp.select(*outer).from_(series.copy().subquery("date_series")).join(
+            base.subquery("base"), on=_window_condition(columns[0].source, start, whole_range),
+            join_type="left")
+        rolled = _group_by_dimensions(rolled, len(keys))
+        rolled_parts.append((f"rolled_{index}", rolled, columns))
+
+    source_of = {c.alias: name for name, _, columns in rolled_parts for c in columns}
+    driver = rolled_parts[0][0]
+    select_from = exp.select().from_(rolled_parts[0][1].subquery(driver))
+    for name, rolled, _ in rolled_parts[1:]:
+        select_from = select_from.join(rolled.subquery(name), on=_same_keys(keys, driver, name),
+                                       join_type="left")
+    regular = [c for c in plan.measures if c not in cumulative]
+    if regular:
+        rest = dataclasses.replace(plan, measures=regular, order=[])
+        leaves = [leaf for c in regular for leaf in leaf_measures(model, c.source)]
+        unsafe = [leaf for leaf in dict.fromkeys(leaves)
+                  if not is_fan_out_safe(leaf, plan.multiplied)]
+        others = _aggregate_select(model, rest, renderer, params, unsafe, [])
+        select_from = select_from.join(others.subquery("others"),
+                                       on=_same_keys(keys, driver, "others"), join_type="left")
+        source_of.update({c.alias: "others" for c in regular})
+    return select_from.select(*[
+        exp.alias_(exp.column(c.alias, table=source_of.get(c.alias, driver), quoted=True),
+                   c.alias, quoted=True) for c in plan.columns])
+
+
+def _same_keys(keys: list[Column], left: str, right: str) -> exp.Expression:
+    if not keys:
+        return exp.true()
+    return exp.and_(*[exp.NullSafeEQ(this=exp.column(c.alias, table=left, quoted=True),
+                                     expression=exp.column(c.alias, table=right, quoted=True))
+                      for c in keys])
+
+
+def _member_of_path(model: Model, path: str) -> Member:
+    from .plan import source_member
+    cube, _, name = path.partition(".")
+    return source_member(model, model.cubes[cube].member(name))  # type: ignore[arg-type]
+
+
+def _local_time(value: exp.Expression, timezone: str, params: _Params) -> exp.Expression:
+    if timezone == "UTC":
+        return exp.cast(value, "TIMESTAMP")
+    return exp.func("timezone", params.bind(timezone), exp.cast(value, "TIMESTAMPTZ"))
+
+
+def _window_input(model: Model, renderer: Renderer, member: Member, multiplied: set[str]):
+    """A cumulative measure split into its per-row input and the aggregate applied per window."""
+    value = renderer.text(member.sql) if member.sql is not None else None
+    kind = "sum" if member.type == "running_total" else member.type
+    if kind == "count" and value is None:
+        value = renderer.primary_key_text(member.cube) or "1"
+    condition = " AND ".join(f"({renderer.text(f)})" for f in member.filters)
+    if condition:
+        value = f"CASE WHEN {condition} THEN {value} END"
+    distinct = kind == "count_distinct" or (kind == "count" and member.cube in multiplied)
+    function = {"count_distinct": "count", "count_distinct_approx": "approx_count_distinct"}.get(
+        kind, kind)
+
+    def aggregate(column: exp.Expression) -> exp.Expression:
+        argument = exp.Distinct(expressions=[column]) if distinct else column
+        return exp.func(function, argument)
+    return parse_sql(value).copy(), aggregate
+
+
+def _window_condition(member: Member, range_start: exp.Expression,
+                      whole_range: bool) -> exp.Expression:
+    """Which rows' `__time` fall in the window of a bucket `[date_from, date_to]` (Cube's rules:
+    offset `end` measures the trailing interval back from the bucket's end, exclusive; with no
+    granularity the one bucket is the whole date range, widened by trailing and leading)."""
+    window = member.rolling_window
+    time = exp.column("__time", table="base", quoted=True)
+    date_from = exp.column("date_from", table="date_series", quoted=True)
+    date_to = exp.column("date_to", table="date_series", quoted=True)
+
+    def shifted(moment: exp.Expression, interval: str, sign: type) -> exp.Expression:
+        amount = exp.cast(exp.Literal.string(duckdb_interval(parse_interval(interval))),
+                          "INTERVAL")
+        return sign(this=moment.copy(), expression=amount)
+
+    if window.from_range_start:
+        return exp.and_(exp.GTE(this=time, expression=range_start.copy()),
+                        exp.LTE(this=time.copy(), expression=date_to))
+    if window.to_date is not None:
+        return exp.and_(exp.GTE(this=time, expression=exp.func(
+            "DATE_TRUNC", exp.Literal.string(window.to_date), date_from)),
+            exp.LTE(this=time.copy(), expression=date_to))
+    conditions = []
+    at_start = window.offset == "start"
+    if window.trailing != "unbounded":
+        anchor = date_from if at_start or whole_range else date_to
+        bound = shifted(anchor, window.trailing, exp.Sub) if window.trailing else anchor.copy()
+        comparison = exp.GTE if at_start else exp.GT
+        conditions.append(comparison(this=time.copy(), expression=bound))
+    if window.leading != "unbounded":
+        anchor = date_to if not at_start or whole_range else date_from
+        bound = shifted(anchor, window.leading, exp.Add) if window.leading else anchor.copy()
+        comparison = exp.LTE if not at_start else exp.LT
+        conditions.append(comparison(this=time.copy(), expression=bound))
+    return exp.and_(*conditions) if conditions else exp.true()
 
 
 def _filter_members_of(nodes: list[PlannedNode]) -> list[Member]:
