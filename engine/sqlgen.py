@@ -162,8 +162,8 @@ class Renderer:
             cube_name = path.split(".")[0]
             keys = self.model.cubes[cube_name].primary_keys
             on = exp.and_(*[exp.EQ(this=exp.column(f"__pk_{i}", table=alias, quoted=True),
-                                   expression=self.expression(key)) for i, key in enumerate(keys)])
-            select = select.join(subquery.subquery(alias), on=on, join_type="left")
+                                   expression=self.expression(key)) for i, key in enumerate(keys)], copy=False)
+            select = select.join(subquery.subquery(alias), on=on, join_type="left", copy=False)
         return select
 
 
@@ -227,10 +227,10 @@ def compile_plan(model: Model, plan: Plan, total: bool = False) -> CompiledQuery
     if plan.order:
         select = select.order_by(*[
             exp.Ordered(this=exp.Literal.number(columns.index(column) + 1), desc=desc)
-            for column, desc in plan.order])
-    select = select.limit(params.bind(plan.limit))
+            for column, desc in plan.order], copy=False)
+    select = select.limit(params.bind(plan.limit), copy=False)
     if plan.offset:
-        select = select.offset(params.bind(plan.offset))
+        select = select.offset(params.bind(plan.offset), copy=False)
     return CompiledQuery(
         sql=select.sql(dialect=DIALECT), params=params.values,
         total_sql=total_sql, total_params=total_params,
@@ -289,7 +289,7 @@ def _cumulative_select(model: Model, plan: Plan, renderer: Renderer, params: _Pa
                                expression=exp.cast(exp.Literal.string("1 millisecond"), "INTERVAL")),
                        "date_to", quoted=True),
         ).from_(exp.select(exp.alias_(exp.func("unnest", exp.func(
-            "generate_series", first, end.copy(), step.copy())), "d")).subquery("s"))
+            "generate_series", first, end.copy(), step.copy())), "d")).subquery("s"), copy=False)
     else:
         series = exp.select(exp.alias_(start.copy(), "date_from", quoted=True),
                             exp.alias_(end.copy(), "date_to", quoted=True))
@@ -320,18 +320,18 @@ def _cumulative_select(model: Model, plan: Plan, renderer: Renderer, params: _Pa
         outer += [exp.alias_(aggregate(exp.column(f"__m{i}", table="base", quoted=True)),
                              c.alias, quoted=True)
                   for i, (c, (_, aggregate)) in enumerate(zip(columns, inputs))]
-        rolled = exp.select(*outer).from_(series.copy().subquery("date_series")).join(
+        rolled = exp.select(*outer).from_(series.copy().subquery("date_series"), copy=False).join(
             base.subquery("base"), on=_window_condition(columns[0].source, start, whole_range),
-            join_type="left")
+            join_type="left", copy=False)
         rolled = _group_by_dimensions(rolled, len(keys))
         rolled_parts.append((f"rolled_{index}", rolled, columns))
 
     source_of = {c.alias: name for name, _, columns in rolled_parts for c in columns}
     driver = rolled_parts[0][0]
-    select_from = exp.select().from_(rolled_parts[0][1].subquery(driver))
+    select_from = exp.select().from_(rolled_parts[0][1].subquery(driver), copy=False)
     for name, rolled, _ in rolled_parts[1:]:
         select_from = select_from.join(rolled.subquery(name), on=_same_keys(keys, driver, name),
-                                       join_type="left")
+                                       join_type="left", copy=False)
     regular = [c for c in plan.measures if c not in cumulative]
     if regular:
         rest = dataclasses.replace(plan, measures=regular, order=[])
@@ -340,7 +340,7 @@ def _cumulative_select(model: Model, plan: Plan, renderer: Renderer, params: _Pa
                   if not is_fan_out_safe(leaf, plan.multiplied)]
         others = _aggregate_select(model, rest, renderer, params, unsafe, [])
         select_from = select_from.join(others.subquery("others"),
-                                       on=_same_keys(keys, driver, "others"), join_type="left")
+                                       on=_same_keys(keys, driver, "others"), join_type="left", copy=False)
         source_of.update({c.alias: "others" for c in regular})
     return select_from.select(*[
         exp.alias_(exp.column(c.alias, table=source_of.get(c.alias, driver), quoted=True),
@@ -352,7 +352,7 @@ def _same_keys(keys: list[Column], left: str, right: str) -> exp.Expression:
         return exp.true()
     return exp.and_(*[exp.NullSafeEQ(this=exp.column(c.alias, table=left, quoted=True),
                                      expression=exp.column(c.alias, table=right, quoted=True))
-                      for c in keys])
+                      for c in keys], copy=False)
 
 
 def _member_of_path(model: Model, path: str) -> Member:
@@ -403,11 +403,11 @@ def _window_condition(member: Member, range_start: exp.Expression,
 
     if window.from_range_start:
         return exp.and_(exp.GTE(this=time, expression=range_start.copy()),
-                        exp.LTE(this=time.copy(), expression=date_to))
+                        exp.LTE(this=time.copy(), expression=date_to), copy=False)
     if window.to_date is not None:
         return exp.and_(exp.GTE(this=time, expression=exp.func(
             "DATE_TRUNC", exp.Literal.string(window.to_date), date_from)),
-            exp.LTE(this=time.copy(), expression=date_to))
+            exp.LTE(this=time.copy(), expression=date_to), copy=False)
     conditions = []
     at_start = window.offset == "start"
     if window.trailing != "unbounded":
@@ -420,7 +420,7 @@ def _window_condition(member: Member, range_start: exp.Expression,
         bound = shifted(anchor, window.leading, exp.Add) if window.leading else anchor.copy()
         comparison = exp.LTE if not at_start else exp.LT
         conditions.append(comparison(this=time.copy(), expression=bound))
-    return exp.and_(*conditions) if conditions else exp.true()
+    return exp.and_(*conditions, copy=False) if conditions else exp.true()
 
 
 def _filter_members_of(nodes: list[PlannedNode]) -> list[Member]:
@@ -444,22 +444,22 @@ def _dimension_value(column: Column, renderer: Renderer, plan: Plan,
 def _joined_rows(model: Model, plan: Plan, renderer: Renderer, params: _Params,
                  expressions: list[exp.Expression]) -> exp.Select:
     """SELECT <expressions> FROM the join tree WHERE the query's row filters."""
-    select = exp.select(*expressions).from_(_source(model, plan.root, renderer))
+    select = exp.select(*expressions).from_(_source(model, plan.root, renderer), copy=False)
     for step in plan.joins:
         on = parse_sql(renderer.text(step.join.sql)).copy()
-        select = select.join(_source(model, step.joined, renderer), on=on, join_type="left")
+        select = select.join(_source(model, step.joined, renderer), on=on, join_type="left", copy=False)
     where = _conditions(plan.where, renderer.expression, params, plan.timezone, plan.query.now)
     where += [parse_sql(renderer.text(s.sql)).copy() for s in plan.segments]  # type: ignore
     for measure in plan.measure_filter_members:
         where += [parse_sql(renderer.text(f)).copy() for f in measure.filters]
     select = renderer.sub_query_joins(select)
-    return select.where(exp.and_(*where)) if where else select
+    return select.where(exp.and_(*where, copy=False), copy=False) if where else select
 
 
 def _group_by_dimensions(select: exp.Select, count: int) -> exp.Select:
     if not count:
         return select
-    return select.group_by(*[exp.Literal.number(i + 1) for i in range(count)])
+    return select.group_by(*[exp.Literal.number(i + 1) for i in range(count)], copy=False)
 
 
 def _flat_select(model: Model, plan: Plan, renderer: Renderer, params: _Params) -> exp.Select:
@@ -473,7 +473,7 @@ def _flat_select(model: Model, plan: Plan, renderer: Renderer, params: _Params) 
         return select
     select = _group_by_dimensions(select, len(plan.dimensions))
     having = _conditions(plan.having, renderer.expression, params, plan.timezone, plan.query.now)
-    return select.having(exp.and_(*having)) if having else select
+    return select.having(exp.and_(*having, copy=False), copy=False) if having else select
 
 
 def _keys_select(model: Model, plan: Plan, renderer: Renderer, params: _Params,
@@ -509,20 +509,20 @@ def _keys_select(model: Model, plan: Plan, renderer: Renderer, params: _Params,
         key_aliases = [f"__pk_{i}" for i in range(len(cube.primary_keys))]
         keys = _joined_rows(model, plan, renderer, params, dimension_expressions(renderer) + [
             exp.alias_(renderer.expression(key), alias, quoted=True)
-            for key, alias in zip(cube.primary_keys, key_aliases)]).distinct()
+            for key, alias in zip(cube.primary_keys, key_aliases)]).distinct(copy=False)
         # Re-read the cube under its own alias so each of its rows is aggregated once.
         own = Renderer(model, set(), False)
         joined_back = exp.and_(*[
             exp.NullSafeEQ(this=exp.column(alias, table="keys", quoted=True),
                            expression=own.expression(key))
-            for key, alias in zip(cube.primary_keys, key_aliases)])
+            for key, alias in zip(cube.primary_keys, key_aliases)], copy=False)
         cube_measures = [m for m in unsafe if m.cube == cube_name]
         per_cube = exp.select(
             *[exp.alias_(exp.column(a, table="keys", quoted=True), a, quoted=True)
               for a in dimension_aliases],
             *[exp.alias_(own.expression(m), alias_of[m.path], quoted=True) for m in cube_measures],
-        ).from_(keys.subquery("keys")).join(
-            _source(model, cube_name, own), on=joined_back, join_type="left")
+        ).from_(keys.subquery("keys"), copy=False).join(
+            _source(model, cube_name, own), on=joined_back, join_type="left", copy=False)
         per_cube = _group_by_dimensions(per_cube, len(plan.dimensions))
         parts.append(per_cube.subquery(name))
         source_of.update({m.path: name for m in cube_measures})
@@ -538,15 +538,15 @@ def _keys_select(model: Model, plan: Plan, renderer: Renderer, params: _Params,
                      for a in dimension_aliases]
     outer_columns += [exp.alias_(measure_value(c.source), c.alias, quoted=True)
                       for c in plan.measures]
-    select = exp.select(*outer_columns).from_(parts[0])
+    select = exp.select(*outer_columns).from_(parts[0], copy=False)
     for part in parts[1:]:
         on = exp.and_(*[exp.NullSafeEQ(this=exp.column(a, table="q_0", quoted=True),
                                        expression=exp.column(a, table=part.alias, quoted=True))
-                        for a in dimension_aliases]) if dimension_aliases else exp.true()
-        select = select.join(part, on=on, join_type="left")
+                        for a in dimension_aliases], copy=False) if dimension_aliases else exp.true()
+        select = select.join(part, on=on, join_type="left", copy=False)
 
     having = _conditions(plan.having, measure_value, params, plan.timezone, plan.query.now)
-    return select.where(exp.and_(*having)) if having else select
+    return select.where(exp.and_(*having, copy=False), copy=False) if having else select
 
 
 def _sub_query_select(model: Model, member: Member) -> exp.Select:
@@ -568,10 +568,10 @@ def _sub_query_select(model: Model, member: Member) -> exp.Select:
     value = parse_sql(inner.text(member.sql)).copy()  # type: ignore[arg-type]
     select = exp.select(*[exp.alias_(inner.expression(key), f"__pk_{i}", quoted=True)
                           for i, key in enumerate(cube.primary_keys)],
-                        exp.alias_(value, "value", quoted=True)).from_(_source(model, root, inner))
+                        exp.alias_(value, "value", quoted=True)).from_(_source(model, root, inner), copy=False)
     for step in steps:
         on = parse_sql(inner.text(step.join.sql)).copy()
-        select = select.join(_source(model, step.joined, inner), on=on, join_type="left")
+        select = select.join(_source(model, step.joined, inner), on=on, join_type="left", copy=False)
     return _group_by_dimensions(select, len(cube.primary_keys))
 
 
@@ -668,7 +668,7 @@ def _condition(node: PlannedNode, value_of: ValueOf, params: _Params,
         if not parts:
             return None
         combine = exp.or_ if node.kind == "or" else exp.and_
-        return exp.paren(combine(*[exp.paren(p) for p in parts]))
+        return exp.paren(combine(*[exp.paren(p) for p in parts], copy=False))
     return exp.paren(_leaf(node, value_of, params, timezone, now))
 
 
@@ -696,23 +696,23 @@ def _leaf(f: PlannedFilter, value_of: ValueOf, params: _Params, timezone: str,
             return exp.Is(this=column, expression=exp.Null())
         test = (exp.EQ(this=column, expression=bind(non_null[0])) if len(non_null) == 1
                 else exp.In(this=column, expressions=[bind(v) for v in non_null]))
-        return exp.or_(test, exp.Is(this=column.copy(), expression=exp.Null())) if has_null else test
+        return exp.or_(test, exp.Is(this=column.copy(), expression=exp.Null()), copy=False) if has_null else test
     if op in ("notEquals", "notIn"):
         if not non_null:
             return exp.not_(exp.Is(this=column, expression=exp.Null()))
         test = (exp.NEQ(this=column, expression=bind(non_null[0])) if len(non_null) == 1
                 else exp.not_(exp.In(this=column, expressions=[bind(v) for v in non_null])))
         # Cube keeps NULL rows for notEquals unless null is one of the values.
-        return test if has_null else exp.or_(test, exp.Is(this=column.copy(), expression=exp.Null()))
+        return test if has_null else exp.or_(test, exp.Is(this=column.copy(), expression=exp.Null()), copy=False)
     if op in _LIKE_PATTERNS:
         negate = op.startswith("not")
         prefix, suffix = _LIKE_PATTERNS[op]
         tests = [_ilike(column.copy(), params.bind(_escape_like(v)), prefix, suffix, negate)
                  for v in non_null]
-        combined = exp.and_(*tests) if negate else exp.or_(*tests)
+        combined = exp.and_(*tests, copy=False) if negate else exp.or_(*tests, copy=False)
         if negate != has_null:
             # notContains keeps NULL rows unless null is a value; contains adds them if it is.
-            return exp.or_(exp.paren(combined), exp.Is(this=column.copy(), expression=exp.Null()))
+            return exp.or_(exp.paren(combined), exp.Is(this=column.copy(), expression=exp.Null()), copy=False)
         return combined
     if op in ("gt", "gte", "lt", "lte"):
         comparison = {"gt": exp.GT, "gte": exp.GTE, "lt": exp.LT, "lte": exp.LTE}[op]
@@ -727,9 +727,9 @@ def _leaf(f: PlannedFilter, value_of: ValueOf, params: _Params, timezone: str,
         low, high = time_bound(values[0], "from"), time_bound(values[-1], "to")
         if op == "notInDateRange":
             return exp.or_(exp.LT(this=column, expression=low),
-                           exp.GT(this=column.copy(), expression=high))
+                           exp.GT(this=column.copy(), expression=high), copy=False)
         return exp.and_(exp.GTE(this=column, expression=low),
-                        exp.LTE(this=column.copy(), expression=high))
+                        exp.LTE(this=column.copy(), expression=high), copy=False)
     # Single-value date operators compare with the value as a range start, as the Cube release we
     # replay (1.7, legacy planner) does: `beforeOrOnDate ["2024-01-15"]` is `<= 2024-01-15 00:00`.
     # Relative values were already resolved to their start or end during normalization, so
