@@ -24,7 +24,7 @@ from .execute import connect, run
 from .meta import build_meta
 from .model import Model, load_model
 from .naming import member_alias
-from .plan import Plan, _filter_members, build_plan
+from .plan import Plan, filter_members, build_plan
 from .query import Query, normalize_query, parse_query_param
 from .results import annotation, compact, shape_rows
 from .sqlgen import CompiledQuery, compile_plan
@@ -297,6 +297,6 @@ def _member_names(model: Model, plan: Plan) -> list[str]:
             add(column.member.path)
     for td in plan.query.time_dimensions:
         add(td.dimension)
-    for member in _filter_members(plan.where) + _filter_members(plan.having) + plan.segments:
+    for member in filter_members(plan.where) + filter_members(plan.having) + plan.segments:
         add(member.path)
     return names

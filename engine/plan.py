@@ -201,8 +201,8 @@ def build_plan(model: Model, query: Query) -> Plan:
 
     referenced = _referenced_cubes(model, [
         [c.source for c in measure_columns], [c.source for c in dimension_columns], segments,
-        _filter_members(where[len(date_filters):]), _filter_members(having),
-        measure_filter_members, [c.source for c in time_columns], _filter_members(date_filters)])
+        filter_members(where[len(date_filters):]), filter_members(having),
+        measure_filter_members, [c.source for c in time_columns], filter_members(date_filters)])
     root, steps = join_tree(model, referenced, query.join_hints or [], forced_paths)
     multiplied = multiplied_cubes(root, steps)
 
@@ -259,13 +259,14 @@ def _is_measure_node(node: PlannedNode) -> bool:
     return any(_is_measure_node(item) for item in node.items)
 
 
-def _filter_members(nodes: list[PlannedNode]) -> list[Member]:
+def filter_members(nodes: list[PlannedNode]) -> list[Member]:
+    """Every member a filter tree tests, in order."""
     out: list[Member] = []
     for node in nodes:
         if isinstance(node, PlannedFilter):
             out.append(node.member)
         else:
-            out.extend(_filter_members(list(node.items)))
+            out.extend(filter_members(list(node.items)))
     return out
 
 

@@ -26,7 +26,7 @@ from sqlglot import exp
 from . import dates
 from .naming import underscore
 from .model import CubeRef, Member, MemberRef, Model, Template, duckdb_interval, parse_interval
-from .plan import Column, Plan, PlannedFilter, PlannedGroup, PlannedNode
+from .plan import Column, Plan, PlannedFilter, PlannedGroup, PlannedNode, filter_members
 
 DIALECT = "duckdb"
 
@@ -203,7 +203,7 @@ def compile_plan(model: Model, plan: Plan, total: bool = False) -> CompiledQuery
     Cube calls a keys subquery)."""
     params = _Params()
     renderer = Renderer(model, plan.multiplied, plan.ungrouped)
-    having_measures = [m for m in _filter_members_of(plan.having)
+    having_measures = [m for m in filter_members(plan.having)
                        if all(m is not c.source for c in plan.measures)]
     leaves = [leaf for m in [c.source for c in plan.measures] + having_measures
               for leaf in leaf_measures(model, m)]
@@ -421,16 +421,6 @@ def _window_condition(member: Member, range_start: exp.Expression,
         comparison = exp.LTE if not at_start else exp.LT
         conditions.append(comparison(this=time.copy(), expression=bound))
     return exp.and_(*conditions, copy=False) if conditions else exp.true()
-
-
-def _filter_members_of(nodes: list[PlannedNode]) -> list[Member]:
-    out: list[Member] = []
-    for node in nodes:
-        if isinstance(node, PlannedFilter):
-            out.append(node.member)
-        else:
-            out.extend(_filter_members_of(list(node.items)))
-    return out
 
 
 def _dimension_value(column: Column, renderer: Renderer, plan: Plan,
