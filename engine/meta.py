@@ -9,26 +9,20 @@ from __future__ import annotations
 from typing import Any
 
 from .model import RELATIONSHIP_META_NAMES, Cube, Member, Model
+from .formats import format_description, reported_format
 from .naming import titleize
 
-_AGG_TYPES = {"count_distinct": "countDistinct", "count_distinct_approx": "countDistinctApprox"}
-_FORMATS = {
-    None: {"name": "number", "specifier": ",.2~f"},
-    "percent": {"name": "percent", "specifier": ".2~%"},
-    "currency": {"name": "currency", "specifier": "$,.2f"},
-    "number": {"name": "number", "specifier": ",.2~f"},
-}
-
-
 def _camel(name: str) -> str:
+    """`count_distinct` -> `countDistinct`, Cube's aggType spelling."""
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
 
 
-def _format_description(member: Member, value_type: str) -> dict | None:
-    if value_type != "number" or not (member.format is None or member.format in _FORMATS):
-        return None
-    return _FORMATS[member.format]
+def value_type(member: Member) -> str:
+    """The data type a member's values have (aggregating measures are numbers)."""
+    if member.kind == "measure" and member.type not in ("string", "time", "boolean"):
+        return "number"
+    return member.type
 
 
 def _common(member: Member, out: dict, extended: bool) -> None:
@@ -36,24 +30,24 @@ def _common(member: Member, out: dict, extended: bool) -> None:
         out["aliasMember"] = member.alias_member
     if member.description:
         out["description"] = member.description
-    if member.format is not None:
-        out["format"] = member.format
+    reported = reported_format(member.kind, value_type(member), member.format)
+    if reported is not None:
+        out["format"] = reported
+    description = format_description(member.kind, value_type(member), reported)
+    if description is not None:
+        out["formatDescription"] = description
     if member.meta is not None:
         out["meta"] = member.meta
 
 
 def measure_meta(member: Member, extended: bool = False) -> dict:
-    value_type = member.type if member.type in ("string", "time", "boolean") else "number"
     out: dict[str, Any] = {"name": member.path, "title": member.title,
                            "shortTitle": member.short_title}
     _common(member, out, extended)
-    description = _format_description(member, value_type)
-    if description:
-        out["formatDescription"] = description
     out.update({
         "cumulativeTotal": member.rolling_window is not None,
-        "cumulative": member.rolling_window is not None, "type": value_type,
-        "aggType": _AGG_TYPES.get(member.type, _camel(member.type)),
+        "cumulative": member.rolling_window is not None, "type": value_type(member),
+        "aggType": _camel(member.type),
         "drillMembers": list(member.drill_members),
         "drillMembersGrouped": member.drill_members_grouped(),
         "isVisible": member.public, "public": member.public,
@@ -70,9 +64,6 @@ def dimension_meta(member: Member, extended: bool = False) -> dict:
                            "shortTitle": member.short_title,
                            "suggestFilterValues": member.suggest_filter_values}
     _common(member, out, extended)
-    description = _format_description(member, member.type)
-    if description:
-        out["formatDescription"] = description
     out.update({"isVisible": member.public, "public": member.public,
                 "primaryKey": member.primary_key})
     if member.granularities:

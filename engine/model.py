@@ -793,7 +793,8 @@ def _build_view(definition: _ViewDef, raw: dict, file: str, model: Model) -> Cub
                 description=spec.description or member.description,
                 format=spec.format if spec.format is not None else member.format,
                 meta=spec.meta if spec.meta is not None else member.meta,
-                public=public and (member.public or not member.primary_key),
+                # A view shows what it includes; primary keys stay keys of their cube only.
+                public=public, primary_key=False,
                 alias_member=member.path, join_path=tuple(path),
                 line=where)
             group = {"measure": view.measures, "dimension": view.dimensions,

@@ -35,16 +35,20 @@ def member_alias(cube_alias: str, member_name: str) -> str:
     return f"{underscore(cube_alias)}__{underscore(member_name)}"
 
 
+_WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z0-9]|[^A-Za-z0-9]|$)|[A-Z]?[a-z0-9]+|[A-Z]+")
+
+
+def pascal_case(name: str) -> str:
+    """`page_urlpath` -> `PageUrlpath`, `sessionID` -> `SessionId` (the camelcase package's rule:
+    runs of capitals become one word)."""
+    return "".join(word[:1].upper() + word[1:].lower() for word in _WORD.findall(name))
+
+
 def titleize(name: str) -> str:
-    """A member or cube name as Cube shows it: `isPaid` -> `Is Paid`, `createdAt` -> `Created at`."""
-    words = underscore(name).replace("_", " ").split(" ")
-    shown = []
-    for word in words:
-        if word == "id":
-            shown.append("ID")
-        elif word in _LOWER_WORDS:
-            shown.append(word)
-        else:
-            shown.append(word[:1].upper() + word[1:])
+    """A member or cube name as Cube shows it: `isPaid` -> `Is Paid`, `createdAt` -> `Created at`,
+    `user_id` -> `User ID`."""
+    words = underscore(pascal_case(name)).split("_")
+    shown = [word if word in _LOWER_WORDS else word[:1].upper() + word[1:] for word in words]
     title = " ".join(shown)
-    return title[:1].upper() + title[1:]
+    title = title[:1].upper() + title[1:]
+    return re.sub(r"\bId(s?)\b", lambda m: "ID" + m.group(1), title)

@@ -17,6 +17,8 @@ from decimal import Decimal
 from typing import Any, Iterable
 
 from .model import Member
+from .formats import reported_format
+from .meta import value_type
 from .naming import titleize
 from .plan import Column, Plan
 
@@ -106,14 +108,11 @@ def _member_annotation(member: Member, kind: str) -> dict:
     out: dict[str, Any] = {"title": member.title, "shortTitle": member.short_title}
     if member.description:
         out["description"] = member.description
-    if member.kind == "measure":
-        out["type"] = member.type if member.type in ("string", "time", "boolean") else "number"
-    elif member.kind == "segment":
-        pass
-    else:
-        out["type"] = member.type
-    if member.format is not None:
-        out["format"] = member.format
+    if member.kind != "segment":
+        out["type"] = value_type(member)
+    reported = reported_format(member.kind, value_type(member), member.format)
+    if reported is not None:
+        out["format"] = reported
     if member.meta is not None:
         out["meta"] = member.meta
     if member.kind == "measure":

@@ -261,3 +261,8 @@ def test_sub_query_dimension_does_not_join_its_measure_cube_into_the_query(engin
     sql = engine.sql({"measures": ["Customers.totalCredit"], "dimensions": ["Customers.orderCount"]})
     text = sql["sql"]["sql"][0]
     assert 'LEFT JOIN orders AS "orders"' not in text and "customers_order_count_subquery" in text
+
+
+def test_view_dimensions_are_never_primary_keys(engine):
+    sales = next(c for c in engine.meta()["cubes"] if c["name"] == "Sales")
+    assert all(d["primaryKey"] is False and d["public"] for d in sales["dimensions"])
