@@ -782,20 +782,22 @@ def _build_view(definition: _ViewDef, raw: dict, file: str, model: Model) -> Cub
                     chosen.append((member, spec))
         prefix = f"{entry.alias or source.name}_" if entry.prefix else ""
         for member, spec in chosen:
-            member_name = spec.alias or prefix + member.name
+            member_name = prefix + (spec.alias or member.name)
             if view.member(member_name) is not None:
                 raise ModelError(f"view '{name}': Included member '{member_name}' conflicts with "
-                                 "existing member", file, where)
+                                 f"existing member of '{name}'. Please consider excluding this "
+                                 "member.", file, where)
             explicit = member.short_title if member.short_title != titleize(member.name) else None
             short = spec.title or explicit or titleize(member_name)
+            # Cube copies type, title, description, format, meta and granularities; not
+            # visibility, primary keys, drill members or windows (the source computes those).
             alias = _replace(
                 member, cube=name, name=member_name, title=f"{title} {short}", short_title=short,
                 description=spec.description or member.description,
                 format=spec.format if spec.format is not None else member.format,
                 meta=spec.meta if spec.meta is not None else member.meta,
-                # A view shows what it includes; primary keys stay keys of their cube only.
-                public=public, primary_key=False,
-                alias_member=member.path, join_path=tuple(path),
+                public=public, primary_key=False, drill_members=(), drill_measures=(),
+                rolling_window=None, alias_member=member.path, join_path=tuple(path),
                 line=where)
             group = {"measure": view.measures, "dimension": view.dimensions,
                      "segment": view.segments}[member.kind]

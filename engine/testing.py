@@ -442,6 +442,15 @@ def queries(source: Engine | Model | str | Path, *, cubes: Collection[str] | Non
     return _query(model, tuple(pools), features, frozenset(require), samples, max_members)
 
 
+def _subset(items: tuple, min_size: int, max_size: int) -> st.SearchStrategy[list]:
+    """A few distinct items, in drawn order. Drawn as absolute indices (duplicates dropped) so
+    the shrinker can delete any one of them and lower the rest towards the first items."""
+    def pick(indices: list[int]) -> list:
+        return [items[i] for i in dict.fromkeys(indices)]
+    return st.lists(st.integers(0, len(items) - 1), min_size=min_size,
+                    max_size=min(max_size, len(items))).map(pick)
+
+
 @st.composite
 def _query(draw: Any, model: Model, pools: tuple[_Pool, ...], features: frozenset[str],
            require: frozenset[str], samples: dict[str, _Values | None], most: int) -> dict:
@@ -451,8 +460,7 @@ def _query(draw: Any, model: Model, pools: tuple[_Pool, ...], features: frozense
     def some(items: tuple, key: str, cap: int = most) -> list:
         if not items or (key not in features and key != "measures"):
             return []
-        return draw(st.lists(st.sampled_from(items), min_size=1 if key in require else 0,
-                             max_size=min(cap, len(items)), unique=True))
+        return draw(_subset(items, 1 if key in require else 0, cap))
 
     measures = [m.path for m in some(pool.measures, "measures")]
     dimensions = [d.path for d in some(pool.dimensions, "dimensions")]
@@ -492,11 +500,12 @@ def _query(draw: Any, model: Model, pools: tuple[_Pool, ...], features: frozense
         filterable += pool.measures
     if "filters" in features and filterable:
         dimension_side = tuple(m for m in filterable if not m.is_measure)
-        choices = [st.just(dimension_side)] if dimension_side else []
+        # Mostly dimension filters: a measure filter (HAVING) turns several invariants off.
+        sides = [dimension_side] * 3 if dimension_side else []
         if "measure_filters" in features and pool.measures:
-            choices.append(st.just(pool.measures))
+            sides.append(pool.measures)
         filters = draw(st.lists(
-            st.one_of(*choices).flatmap(lambda members: _filter_node(
+            st.sampled_from(sides).flatmap(lambda members: _filter_node(
                 members, samples, relative, "filter_groups" in features)),
             min_size=1 if "filters" in require else 0, max_size=min(most, 2)))
         if filters:
@@ -523,10 +532,8 @@ def _query(draw: Any, model: Model, pools: tuple[_Pool, ...], features: frozense
 
     if "order" in features:
         keys = _selected_keys(query)
-        chosen = draw(st.one_of(st.none(), st.lists(st.sampled_from(keys), min_size=1,
-                                                    max_size=len(keys), unique=True))
-                      if "order" not in require else
-                      st.lists(st.sampled_from(keys), min_size=1, max_size=len(keys), unique=True))
+        chosen = draw(_subset(tuple(keys), 1, len(keys)) if "order" in require
+                      else st.one_of(st.none(), _subset(tuple(keys), 1, len(keys))))
         if chosen:
             directions = [draw(st.sampled_from(("asc", "desc"))) for _ in chosen]
             if draw(st.booleans()):
