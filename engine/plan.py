@@ -459,7 +459,7 @@ def _order_column(member_id: str, dimensions: list[Column],
 
 
 def _check_ungrouped_primary_keys(model: Model, cubes: list[str], dimensions: list[Column]) -> None:
-    selected = {c.member.path for c in dimensions if c.granularity is None}
+    selected = {c.source.path for c in dimensions if c.granularity is None}
     for cube_name in cubes:
         cube: Cube = model.cubes[cube_name]
         keys = cube.primary_keys
