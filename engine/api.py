@@ -27,7 +27,7 @@ from .naming import member_alias
 from .plan import Plan, filter_members, build_plan
 from .query import Query, normalize_query, parse_query_param
 from .results import annotation, compact, shape_rows
-from .sqlgen import CompiledQuery, compile_plan
+from .sqlgen import CompiledQuery, check_model_sql, compile_plan
 from .transformed import transformed_query
 
 REGULAR, COMPARE, BLENDING = "regularQuery", "compareDateRangeQuery", "blendingQuery"
@@ -66,6 +66,7 @@ class Engine:
                  now: str | datetime | Callable[[], datetime] | None = None,
                  threads: int | None = 1):
         self.model = models if isinstance(models, Model) else load_model(models)
+        check_model_sql(self.model)
         self.connection = connect(database, threads)
         if now is None:
             self._clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)

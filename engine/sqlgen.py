@@ -183,6 +183,36 @@ def leaf_measures(model: Model, member: Member) -> list[Member]:
     return leaves or [member]
 
 
+def check_model_sql(model: Model) -> None:
+    """Parse every member's SQL once, so SQL we cannot read fails at load with file and line
+    rather than at query time."""
+    from .errors import ModelError
+
+    renderer = Renderer(model)
+    for cube in model.cubes.values():
+        if cube.kind != "cube":
+            continue
+        members = [*cube.measures.values(), *cube.dimensions.values(), *cube.segments.values()]
+        for member in members:
+            try:
+                if member.sub_query:
+                    continue
+                parse_sql(renderer.member_text(member) if member.kind != "segment"
+                          else renderer.text(member.sql))  # type: ignore[arg-type]
+                for condition in member.filters:
+                    parse_sql(renderer.text(condition))
+            except sqlglot.errors.SqlglotError as exc:
+                raise ModelError(f"cube '{cube.name}' {member.kind} '{member.name}': SQL could not "
+                                 f"be read: {str(exc).splitlines()[0]}", cube.file,
+                                 member.line) from None
+        for join in cube.joins.values():
+            try:
+                parse_sql(renderer.text(join.sql))
+            except sqlglot.errors.SqlglotError as exc:
+                raise ModelError(f"cube '{cube.name}' join '{join.target}': SQL could not be "
+                                 f"read: {str(exc).splitlines()[0]}", cube.file, cube.line) from None
+
+
 def is_fan_out_safe(member: Member, multiplied: set[str]) -> bool:
     """An aggregating measure gives the right answer over a join that repeats its cube's rows
     when it is not multiplied at all, or when it is a distinct count (a plain `count` becomes

@@ -138,3 +138,11 @@ def test_connected_components_cover_joined_cubes_only(tmp_path):
         type: count
 """
     assert load_model(write(tmp_path, text)).connected_components() == {"Orders": 1, "Users": 1}
+
+
+def test_member_sql_that_cannot_be_read_fails_at_load(tmp_path):
+    from engine import Engine
+    broken = VALID.replace("sql: amount", "sql: \"amount +* (\"")
+    with pytest.raises(ModelError, match=r"model.yml:11: cube 'Orders' measure 'total': SQL could "
+                                         r"not be read"):
+        Engine(models=write(tmp_path, broken))
