@@ -1,6 +1,10 @@
-"""The HTTP face of duckcube: Cube's REST routes and its JWT check, nothing else.
+"""The HTTP face of duckcube: routes and auth, nothing else.
 
-All query work happens in `engine.Engine`; this module only moves requests in and bodies out.
+Cube's REST routes (`/cubejs-api/v1/load|sql|dry-run|meta`), its GraphQL route
+(`/cubejs-api/graphql`) and GitLab's product-analytics routes
+(`/api/v4/projects/:id/product_analytics/request/load|dry-run|meta`). Query work happens in
+`engine.Engine`, tenant choice in `engine.tenants`, GitLab's rules in `engine.gitlab`, GraphQL in
+`engine.graphql_cube`; this module moves requests in and bodies out.
 
     from engine import Engine
     from server import create_app
@@ -11,16 +15,24 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Callable
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping
 
 import jwt
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 
 from engine import CubeError, Engine
+from engine.cache import begin_stats
+from engine.gitlab import ACTIONS, GitLabAPI, GitLabError, TokenStore
+from engine.duo import create_blueprint as duo_blueprint
+from engine.graphql_cube import GraphQLAPI
+from engine.tenants import Tenants
 
 log = logging.getLogger("duckcube")
 
 API = "/cubejs-api/v1"
+GITLAB = "/api/v4/projects/<path:project_id>/product_analytics/request/<action>"
 # What real Cube accepts for a string secret when no algorithm is configured.
 _JWT_ALGORITHMS = ["HS256", "HS384", "HS512"]
 
@@ -30,31 +42,51 @@ def _json(body: Any, status: int = 200) -> Response:
                     mimetype="application/json")
 
 
-def create_app(engine: Engine, api_secret: str | None = None) -> Flask:
-    """A Flask app serving `engine`; with `api_secret`, every API call needs Cube's HS256 JWT."""
+def security_context(header: str | None, api_secret: str | None) -> dict:
+    """Cube's default checkAuth: the verified JWT payload (`u` claim merged), else CubeError 403.
+    Without a secret there is no check and the context is empty."""
+    if not api_secret:
+        return {}
+    if not header:
+        raise CubeError(403, {"error": "Authorization header isn't set"})
+    token = header.split(" ", 1)[1] if " " in header else header
+    try:
+        payload = jwt.decode(token, api_secret, algorithms=_JWT_ALGORITHMS,
+                             options={"verify_aud": False, "require": []})
+    except jwt.PyJWTError:
+        raise CubeError(403, {"error": "Invalid token"}) from None
+    if not isinstance(payload, dict):
+        raise CubeError(403, {"error": "Invalid token"})
+    if isinstance(payload.get("u"), dict):
+        payload = {**payload, **payload["u"]}
+        payload.pop("u", None)
+    return payload
+
+
+def create_app(engine: Engine | Tenants, api_secret: str | None = None, *,
+               gitlab_tokens: TokenStore | None = None,
+               duo_tokens: Mapping[str, str] | str | Path | None = None) -> Flask:
+    """A Flask app serving `engine` (or one engine per tenant).
+
+    api_secret:    with it, every Cube route needs Cube's HS256 JWT; its payload is the security
+                   context, whose `appId` picks the tenant.
+    gitlab_tokens: who may call the GitLab routes. Without it they need no token when there is no
+                   `api_secret` (local use) and refuse everybody (401) when there is one.
+    duo_tokens:    {token: username} (or a JSON file of it) for GitLab's `/api/graphql` (Duo AI
+                   analytics); with no auth configured, a loopback caller is the administrator."""
+    tenants = engine if isinstance(engine, Tenants) else Tenants.single(engine)
+    if gitlab_tokens is None and api_secret:
+        gitlab_tokens = TokenStore(None)
+    gitlab = GitLabAPI(tenants, gitlab_tokens)
+    graphql = GraphQLAPI()
+    stores = {id(s): s for s in tenants.model_stores()}
     app = Flask("duckcube")
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    def authorized() -> Response | None:
-        if not api_secret:
-            return None
-        header = request.headers.get("Authorization") or request.headers.get(
-            "x-cube-authorization")
-        if not header:
-            return _json({"error": "Authorization header isn't set"}, 403)
-        token = header.split(" ", 1)[1] if " " in header else header
-        try:
-            jwt.decode(token, api_secret, algorithms=_JWT_ALGORITHMS,
-                       options={"verify_aud": False})
-        except jwt.PyJWTError:
-            return _json({"error": "Invalid token"}, 403)
-        return None
-
     def request_params() -> dict:
-        """`query` / `queryType` from the query string (GET) or the JSON body (POST)."""
+        """Parameters from the query string (GET) or the JSON body (POST)."""
         if request.method == "GET":
-            return {"query": request.args.get("query"),
-                    "queryType": request.args.get("queryType")}
+            return request.args.to_dict()
         raw = request.get_data(as_text=True)
         if not raw.strip():
             return {}
@@ -66,13 +98,16 @@ def create_app(engine: Engine, api_secret: str | None = None) -> Flask:
                                            f"{exc.msg}"}) from None
         return body if isinstance(body, dict) else {}
 
-    def endpoint(handler: Callable[[dict], Any]) -> Callable[[], Response]:
+    def current_engine() -> Engine:
+        header = request.headers.get("Authorization") or request.headers.get(
+            "x-cube-authorization")
+        return tenants.for_context(security_context(header, api_secret))
+
+    def endpoint(handler: Callable[[Engine, dict], Any]) -> Callable[[], Response]:
         def view() -> Response:
-            denied = authorized()
-            if denied is not None:
-                return denied
             try:
-                return _json(handler(request_params()))
+                engine_ = current_engine()
+                return _json(handler(engine_, request_params()))
             except CubeError as exc:
                 return _json(exc.body, exc.status)
             except Exception:  # our fault: never a stack trace to the client
@@ -81,22 +116,59 @@ def create_app(engine: Engine, api_secret: str | None = None) -> Flask:
         view.__name__ = handler.__name__
         return view
 
-    def load(params: dict) -> Any:
-        return engine.load(params.get("query"), params.get("queryType"))
+    def load(engine_: Engine, params: dict) -> Any:
+        return engine_.load(params.get("query"), params.get("queryType"), params.get("cache"))
 
-    def sql(params: dict) -> Any:
-        return engine.sql(params.get("query"))
+    def sql(engine_: Engine, params: dict) -> Any:
+        return engine_.sql(params.get("query"))
 
-    def dry_run(params: dict) -> Any:
-        return engine.dry_run(params.get("query"))
+    def dry_run(engine_: Engine, params: dict) -> Any:
+        return engine_.dry_run(params.get("query"))
 
-    def meta(params: dict) -> Any:
-        return engine.meta(extended=request.args.get("extended", "").lower() in ("true", "1"))
+    def meta(engine_: Engine, params: dict) -> Any:
+        return engine_.meta(extended=request.args.get("extended", "").lower() in ("true", "1"))
 
     app.add_url_rule(f"{API}/load", "load", endpoint(load), methods=["GET", "POST"])
     app.add_url_rule(f"{API}/sql", "sql", endpoint(sql), methods=["GET", "POST"])
     app.add_url_rule(f"{API}/dry-run", "dry_run", endpoint(dry_run), methods=["GET", "POST"])
-    app.add_url_rule(f"{API}/meta", "meta", endpoint(meta), methods=["GET"])
+    app.add_url_rule(f"{API}/meta", "meta", endpoint(meta), methods=["GET", "POST"])
+
+    @app.route("/cubejs-api/graphql", methods=["GET", "POST"])
+    def graphql_route() -> Response:
+        try:
+            engine_ = current_engine()
+            params = request_params()
+            variables = params.get("variables")
+            if isinstance(variables, str) and variables.strip():
+                try:
+                    variables = json.loads(variables)
+                except json.JSONDecodeError:
+                    return _json({"errors": [{"message": "Variables are invalid JSON."}]}, 400)
+            status, body = graphql.execute(engine_, params.get("query"), variables or None,
+                                           params.get("operationName"))
+            return _json(body, status)
+        except CubeError as exc:
+            return _json(exc.body, exc.status)
+        except Exception:
+            log.exception("internal error")
+            return _json({"errors": [{"message": "Internal server error"}]}, 500)
+
+    @app.route(GITLAB, methods=["GET", "POST"])
+    def gitlab_route(project_id: str, action: str) -> Response:
+        if action not in ACTIONS:
+            return _json({"error": "404 Not Found"}, 404)
+
+        def params() -> dict:
+            try:
+                return request_params()
+            except CubeError:
+                raise GitLabError(400, {"error": "body is not valid JSON"}) from None
+        try:
+            status, body = gitlab.handle(action, project_id, request.headers, params)
+        except Exception:
+            log.exception("internal error")
+            status, body = 500, {"message": "500 Internal Server Error"}
+        return _json(body, status)
 
     @app.get("/readyz")
     def readyz() -> Response:
@@ -106,13 +178,32 @@ def create_app(engine: Engine, api_secret: str | None = None) -> Flask:
     def livez() -> Response:
         return _json({"health": "HEALTH"})
 
+    @app.before_request
+    def start() -> None:
+        g.started = time.perf_counter()
+        g.stats = begin_stats()
+        for store in stores.values():
+            store.refresh()  # dev mode: pick up model edits; otherwise a no-op
+
     @app.after_request
-    def cors(response: Response) -> Response:
+    def finish(response: Response) -> Response:
         # Cube's CORS default is open, so browser front ends can call it directly.
         response.headers["Access-Control-Allow-Origin"] = "*"
         response.headers["Access-Control-Allow-Headers"] = (
-            "Authorization, Content-Type, x-request-id, x-cube-authorization")
+            "Authorization, Content-Type, x-request-id, x-cube-authorization, PRIVATE-TOKEN")
         response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+        broken = next((s.error for s in stores.values() if s.error is not None), None)
+        if broken is not None:
+            response.headers["x-duckcube-model-error"] = str(broken).replace("\n", " ")[:1000]
+        if request.path not in ("/readyz", "/livez") and "stats" in g:
+            stats = g.stats
+            log.info("%s %s %d tenant=%s compile_ms=%.1f db_ms=%.1f cache=%s total_ms=%.1f "
+                     "request_id=%s", request.method, request.path, response.status_code,
+                     stats.tenant or "-", stats.compile_ms, stats.db_ms, stats.cache or "-",
+                     (time.perf_counter() - g.started) * 1000,
+                     request.headers.get("x-request-id", "-"))
         return response
 
+    app.register_blueprint(duo_blueprint(lambda: tenants.for_context({}), tokens=duo_tokens,
+                                         auth_configured=bool(api_secret or duo_tokens)))
     return app

@@ -11,6 +11,9 @@ Bad input raises `CubeError` (its `.status` and `.body` are what the HTTP API an
 from __future__ import annotations
 
 import copy
+import itertools
+import json
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,22 +22,25 @@ from typing import Any, Callable
 import duckdb
 
 from . import dates
+from .cache import (CACHE_MODES, ContinueWait, QueryQueue, RefreshKeys, ResultCache,
+                    cache_key_query, current_stats, shared_queue)
 from .errors import CubeError, QueryError
-from .execute import connect, run
+from .execute import Execution, connect
 from .meta import build_meta
-from .model import Model, load_model
+from .model import Model
 from .naming import member_alias
 from .plan import Plan, filter_members, build_plan
 from .query import Query, normalize_query, parse_query_param
 from .results import annotation, compact, shape_rows
-from .sqlgen import CompiledQuery, check_model_sql, compile_plan
+from .sqlgen import CompiledQuery, compile_plan
 from .transformed import transformed_query
+from .reload import ModelStore
 
 REGULAR, COMPARE, BLENDING = "regularQuery", "compareDateRangeQuery", "blendingQuery"
 
-# Cube's default refresh key: a new cache generation every 10 seconds.
-_DEFAULT_CACHE_KEY_QUERY = ["SELECT FLOOR((EXTRACT(EPOCH FROM NOW())) / 10) as refresh_key", [],
-                            {"external": False, "renewalThreshold": 10}]
+__all__ = ["Engine", "ContinueWait", "parse_instant"]
+
+_ENGINE_IDS = itertools.count(1)
 
 
 def parse_instant(value: str | datetime) -> datetime:
@@ -54,19 +60,36 @@ class _Prepared:
 class Engine:
     """Cube's REST API over YAML models and a DuckDB database, in process.
 
-    models:   directory of Cube YAML model files (`cubes/`).
+    models:   directory of Cube YAML model files (`cubes/`), a loaded `Model`, or a `ModelStore`
+              (what `duckcube serve --dev` hot-reloads).
     database: DuckDB file, directory of Parquet/CSV files, an open connection, or None.
     now:      freezes the clock relative date ranges use (ISO string or datetime); None = real time.
     threads:  DuckDB threads; 1 (default) orders tied rows deterministically, as Cube's DuckDB
               does; None lets DuckDB use every core.
+
+    Query orchestration, all off by default (every `load` runs the query, synchronously):
+
+    cache:          True (or a shared `ResultCache`) keeps results in memory per tenant, model
+                    version and normalized query, honouring cube `refresh_key`s, the request's
+                    `cache` mode and `renewQuery` (see `engine.cache`).
+    continue_wait:  seconds a `load` waits for its query before raising `ContinueWait` (Cube's
+                    200 `{"error": "Continue wait"}`); the query keeps running and the same
+                    `load` asked again picks its result up. None: wait as long as it takes.
+    query_timeout:  seconds after which a running query is interrupted (`QueryTimeout`, 400).
+    tenant:         a name for this engine's data in cache keys and logs.
     """
 
-    def __init__(self, models: str | Path | Model = "cubes",
+    def __init__(self, models: str | Path | Model | ModelStore = "cubes",
                  database: str | Path | duckdb.DuckDBPyConnection | None = None,
                  now: str | datetime | Callable[[], datetime] | None = None,
-                 threads: int | None = 1):
-        self.model = models if isinstance(models, Model) else load_model(models)
-        check_model_sql(self.model)
+                 threads: int | None = 1, *,
+                 cache: bool | ResultCache = False,
+                 continue_wait: float | None = None,
+                 query_timeout: float | None = None,
+                 tenant: str = "default",
+                 queue: QueryQueue | None = None,
+                 refresh_clock: Callable[[], float] | None = None):
+        self._store = models if isinstance(models, ModelStore) else ModelStore(models)
         self.connection = connect(database, threads)
         if now is None:
             self._clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
@@ -75,62 +98,116 @@ class Engine:
         else:
             frozen = parse_instant(now)
             self._clock = lambda: frozen
+        self.tenant = tenant
+        self.cache: ResultCache | None = (ResultCache() if cache is True
+                                          else cache if isinstance(cache, ResultCache) else None)
+        self.continue_wait = continue_wait
+        self.query_timeout = query_timeout
+        self._queue = queue
+        self._refresh = RefreshKeys(self._run_refresh_sql, refresh_clock or time.time)
+        self._scope = (tenant, next(_ENGINE_IDS))  # cache keys never cross engines
 
     def now(self) -> datetime:
         return self._clock()
 
+    @property
+    def model(self) -> Model:
+        return self._store.model
+
+    @model.setter
+    def model(self, model: Model) -> None:
+        store = ModelStore(model)
+        store.version = self._store.version + 1  # cached results of the old model do not apply
+        self._store = store
+
+    @property
+    def model_version(self) -> int:
+        return self._store.version
+
+    @property
+    def model_store(self) -> ModelStore:
+        """Where the model comes from (`refresh()` reloads it in dev mode)."""
+        return self._store
+
+    @property
+    def orchestrated(self) -> bool:
+        """Whether loads go through the cache / worker queue (any orchestration option set)."""
+        return (self.cache is not None or self.continue_wait is not None
+                or self.query_timeout is not None)
+
     # --- public API -------------------------------------------------------------------------
 
-    def load(self, query: Any, query_type: str | None = None) -> dict:
-        """`/v1/load`: run the query; `query_type="multi"` wraps results as Cube's client expects."""
+    def load(self, query: Any, query_type: str | None = None,
+             cache_mode: str | None = None) -> dict:
+        """`/v1/load`: run the query; `query_type="multi"` wraps results as Cube's client expects.
+
+        `cache_mode` is the request's top-level `cache` parameter (it wins over the query's)."""
+        if cache_mode is not None and cache_mode not in CACHE_MODES:
+            raise QueryError(f'"cache" must be one of [{", ".join(CACHE_MODES)}]')
+        stats = current_stats()
+        stats.tenant = self.tenant
+        model, version = self.model, self.model_version
+        started = time.perf_counter()
         kind, queries = self._normalize(query)
         if kind != REGULAR and query_type != "multi":
             raise QueryError(f"'{kind}' query type is not supported by the client."
                              "Please update the client.")
-        refreshed = _iso_now()
-        results = [self._result(self._prepare(q), refreshed) for q in queries]
-        if kind == COMPARE:
-            for q, result in zip(queries, results):
-                label = " - ".join(q.time_dimensions[_compare_index(q)].date_range or ())
-                for row in _rows(result):
-                    row["compareDateRange"] = label
-        if kind == BLENDING:
-            for q, result in zip(queries, results):
-                td = next(t for t in q.time_dimensions if t.granularity)
-                source = f"{td.dimension}.{td.granularity}"
-                for row in _rows(result):
-                    row[f"time.{td.granularity}"] = row.get(source)
-        if query_type != "multi":
-            return results[0]
-        return {"queryType": kind, "results": results,
-                "pivotQuery": _pivot_query(kind, queries, for_load=True), "slowQuery": False}
+        prepared = [self._prepare(q, model) for q in queries]
+        stats.compile_ms += (time.perf_counter() - started) * 1000
+        if not self.orchestrated:
+            execution = Execution()
+            body = self._execute(kind, queries, prepared, query_type, execution)
+            stats.db_ms += execution.db_ms
+            return body
+        return self._orchestrate(model, version, kind, queries, prepared, query_type, cache_mode)
 
     def sql(self, query: Any) -> dict | list:
         """`/v1/sql`: the SQL and parameters the query runs with."""
+        model = self.model
+        started = time.perf_counter()
         kind, queries = self._normalize(query)
-        bodies = [{"sql": self._sql_body(self._prepare(q)), "dataSource": "default"}
+        bodies = [{"sql": self._sql_body(self._prepare(q, model), model), "dataSource": "default"}
                   for q in queries]
+        self._compiled(started)
         return bodies[0] if kind == REGULAR else bodies
 
     def dry_run(self, query: Any) -> dict:
         """`/v1/dry-run`: the normalized queries, their effective order, no execution."""
+        model = self.model
+        started = time.perf_counter()
         kind, queries = self._normalize(query)
-        prepared = [self._prepare(q) for q in queries]
+        prepared = [self._prepare(q, model) for q in queries]
         normalized = [q.normalized() for q in queries]
         pivot = _pivot_query(kind, queries, for_load=False, first=normalized[0])
-        return {
+        body = {
             "queryType": kind,
             "normalizedQueries": normalized,
             "queryOrder": [p.plan.requested_order for p in prepared],
-            "transformedQueries": [transformed_query(self.model, p.plan) for p in prepared],
+            "transformedQueries": [transformed_query(model, p.plan) for p in prepared],
             "pivotQuery": pivot,
         }
+        self._compiled(started)
+        return body
 
     def meta(self, extended: bool = False) -> dict:
         """`/v1/meta`: the visible cubes and members."""
+        current_stats().tenant = self.tenant
         return build_meta(self.model, extended)
 
     # --- steps ------------------------------------------------------------------------------
+
+    def _run_refresh_sql(self, sql: str) -> list:
+        """A cube's `refresh_key.sql`, under the same hard timeout as queries."""
+        execution = Execution(self.query_timeout)
+        try:
+            return execution.run(self.connection, sql, [])
+        finally:
+            execution.finish()
+
+    def _compiled(self, started: float) -> None:
+        stats = current_stats()
+        stats.tenant = self.tenant
+        stats.compile_ms += (time.perf_counter() - started) * 1000
 
     def _normalize(self, raw: Any) -> tuple[str, list[Query]]:
         query = parse_query_param(raw)
@@ -149,13 +226,95 @@ class Engine:
         except dates.DateParseError as exc:
             raise QueryError(str(exc)) from None
 
-    def _prepare(self, query: Query) -> _Prepared:
-        plan = build_plan(self.model, query)
-        return _Prepared(query, plan, compile_plan(self.model, plan, total=bool(query.total)))
+    def _prepare(self, query: Query, model: Model | None = None) -> _Prepared:
+        model = model or self.model
+        plan = build_plan(model, query)
+        return _Prepared(query, plan, compile_plan(model, plan, total=bool(query.total)))
 
-    def _result(self, prepared: _Prepared, refreshed: str) -> dict:
+    def _execute(self, kind: str, queries: list[Query], prepared: list[_Prepared],
+                 query_type: str | None, execution: Execution) -> dict:
+        """Run the prepared queries and build the `/load` body."""
+        refreshed = _iso_now()
+        try:
+            results = [self._result(p, refreshed, execution) for p in prepared]
+        finally:
+            execution.finish()
+        if kind == COMPARE:
+            for q, result in zip(queries, results):
+                label = " - ".join(q.time_dimensions[_compare_index(q)].date_range or ())
+                for row in _rows(result):
+                    row["compareDateRange"] = label
+        if kind == BLENDING:
+            for q, result in zip(queries, results):
+                td = next(t for t in q.time_dimensions if t.granularity)
+                source = f"{td.dimension}.{td.granularity}"
+                for row in _rows(result):
+                    row[f"time.{td.granularity}"] = row.get(source)
+        if query_type != "multi":
+            return results[0]
+        return {"queryType": kind, "results": results,
+                "pivotQuery": _pivot_query(kind, queries, for_load=True), "slowQuery": False}
+
+    def _orchestrate(self, model: Model, version: int, kind: str, queries: list[Query],
+                     prepared: list[_Prepared], query_type: str | None,
+                     cache_mode: str | None) -> dict:
+        """Cache lookup, dedupe, continue wait (see `engine.cache` for the rules)."""
+        stats = current_stats()
+        mode = cache_mode or queries[0].cache_mode
+        renew = any(q.renew_query for q in queries)
+        if renew and mode in ("stale-if-slow", "stale-while-revalidate"):
+            mode = "must-revalidate"  # renewQuery: true means never stale
+        key = (self._scope, version, kind, query_type == "multi",
+               tuple(_query_key(p) for p in prepared))
+        refresh: tuple = ()
+        entry = None
+        if self.cache is not None:
+            cubes = [c for p in prepared for c in p.plan.cubes()]
+            refresh = self._refresh.values(model, cubes, force=renew)
+            if mode != "no-cache":
+                entry = self.cache.get(key)
+                if entry is not None and entry.refresh == refresh:
+                    stats.cache = "hit"
+                    return copy.deepcopy(entry.body)
+
+        cache = self.cache
+
+        def work() -> tuple[dict, float]:
+            execution = Execution(self.query_timeout)
+            body = self._execute(kind, queries, prepared, query_type, execution)
+            if cache is not None:
+                cache.put(key, refresh, body)
+            return body, execution.db_ms
+
+        queue = self._queue or shared_queue()
+        job = queue.find(key)
+        if (job is not None and job.done.is_set() and cache is not None
+                and mode != "no-cache" and job.refresh != refresh):
+            queue.discard(job)  # finished under older refresh keys: its result is in the cache
+            job = None
+        if (entry is not None and mode == "stale-while-revalidate"
+                and (job is None or not job.done.is_set())):
+            if job is None:
+                queue.submit(key, work, background=True, refresh=refresh)
+            stats.cache = "stale"
+            return copy.deepcopy(entry.body)
+        stats.cache = "joined" if job is not None else "miss"
+        if job is None:
+            job, _ = queue.submit(key, work, refresh=refresh)
+        if not queue.wait(job, self.continue_wait):
+            if entry is not None and mode == "stale-if-slow":
+                stats.cache = "stale"
+                return copy.deepcopy(entry.body)
+            stats.cache = "wait"
+            raise ContinueWait()
+        stats.db_ms += job.db_ms
+        return job.result()
+
+    def _result(self, prepared: _Prepared, refreshed: str,
+                execution: Execution | None = None) -> dict:
         compiled, plan, query = prepared.compiled, prepared.plan, prepared.query
-        rows = run(self.connection, compiled.sql, compiled.params)
+        execution = execution or Execution()
+        rows = execution.run(self.connection, compiled.sql, compiled.params)
         body: dict[str, Any] = {
             "query": query.echo(),
             "lastRefreshTime": refreshed,
@@ -166,11 +325,13 @@ class Engine:
             "slowQuery": False,
         }
         if compiled.total_sql is not None:
-            body["total"] = run(self.connection, compiled.total_sql, compiled.total_params)[0][0]
+            body["total"] = execution.run(self.connection, compiled.total_sql,
+                                          compiled.total_params)[0][0]
         body["data"] = compact(plan, shape_rows(plan, rows), query.response_format)
         return body
 
-    def _sql_body(self, prepared: _Prepared) -> dict:
+    def _sql_body(self, prepared: _Prepared, model: Model | None = None) -> dict:
+        model = model or self.model
         plan, compiled = prepared.plan, prepared.compiled
         body: dict[str, Any] = {
             "external": False,
@@ -180,20 +341,34 @@ class Engine:
         if plan.query.time_dimensions:
             first = plan.query.time_dimensions[0]
             cube_name, _, name = first.dimension.partition(".")
-            body["timeDimensionAlias"] = (member_alias(self.model.cubes[cube_name].alias, name)
+            body["timeDimensionAlias"] = (member_alias(model.cubes[cube_name].alias, name)
                                           + "_" + (first.granularity or "day"))
             body["timeDimensionField"] = first.dimension
         body.update({
             "order": plan.requested_order,
             # One refresh-key query per cube the SQL reads, as Cube lists them.
-            "cacheKeyQueries": [_DEFAULT_CACHE_KEY_QUERY for _ in plan.cubes()],
+            "cacheKeyQueries": [cache_key_query(_refresh_key(model, c)) for c in plan.cubes()],
             "preAggregations": [],
             "dataSource": "default",
             "aliasNameToMember": compiled.aliases,
-            "canUseTransformedQuery": transformed_query(self.model, plan),
-            "memberNames": _member_names(self.model, plan),
+            "canUseTransformedQuery": transformed_query(model, plan),
+            "memberNames": _member_names(model, plan),
         })
         return body
+
+
+def _refresh_key(model: Model, cube: str) -> dict | None:
+    found = model.cubes.get(cube)
+    return found.refresh_key if found is not None else None
+
+
+def _query_key(prepared: _Prepared) -> str:
+    """What makes two queries the same for the cache: their SQL, parameters and echo."""
+    echo = prepared.query.echo()
+    echo.pop("renewQuery", None)
+    return json.dumps([prepared.compiled.sql, prepared.compiled.params,
+                       prepared.compiled.total_sql, prepared.compiled.total_params, echo],
+                      sort_keys=True, default=str)
 
 
 # --- helpers --------------------------------------------------------------------------------------

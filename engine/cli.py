@@ -3,14 +3,19 @@
     duckcube serve                       # shipped cubes/ over the shipped sample data, port 4000
     duckcube serve --models my_cubes --db warehouse.duckdb --port 4001
     duckcube serve --now 2026-11-22T11:10:14Z   # freeze the clock (or DUCKCUBE_NOW=...)
+    CUBEJS_API_SECRET=... duckcube serve --host 0.0.0.0 --tenants data/ --gitlab-tokens tokens.json
+    duckcube serve --dev                 # reload the models when their YAML files change
 
-CUBEJS_API_SECRET in the environment turns on Cube's JWT check (HS256).
+CUBEJS_API_SECRET in the environment turns on Cube's JWT check (HS256); without it the server
+only listens on a loopback address.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import ipaddress
+import logging
 import os
 import sys
 from datetime import datetime, timezone
@@ -19,9 +24,12 @@ from pathlib import Path
 import duckdb
 
 from .api import Engine, parse_instant
+from .cache import DEFAULT_CONTINUE_WAIT, DEFAULT_QUERY_TIMEOUT, ResultCache, shared_queue
 from .errors import ModelError
+from .reload import ModelStore
 
 PROJECT = Path(__file__).resolve().parent.parent
+_TRUE = ("1", "true", "yes", "on")
 
 
 def _default_models() -> Path:
@@ -30,49 +38,140 @@ def _default_models() -> Path:
 
 
 def sample_database(anchor_day) -> duckdb.DuckDBPyConnection:
-    """The shipped sample data, generated for the week of `anchor_day` so "This week" has rows."""
-    spec = importlib.util.spec_from_file_location("duckcube_fixtures",
-                                                  PROJECT / "fixtures" / "generate.py")
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    """The shipped sample data (product analytics and Duo AI usage), generated for the week of
+    `anchor_day` so "This week" has rows."""
     con = duckdb.connect(":memory:")
-    module.create_tables(con, anchor_day)
+    for generator in ("generate.py", "duo_generate.py"):
+        spec = importlib.util.spec_from_file_location(f"duckcube_fixtures_{generator[:-3]}",
+                                                      PROJECT / "fixtures" / generator)
+        module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+        module.create_tables(con, anchor_day)
     return con
 
 
-def main(argv: list[str] | None = None) -> int:
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _seconds(text: str) -> float | None:
+    """`5` -> 5.0; `0` / `off` / `none` -> None (never)."""
+    if text.strip().lower() in ("off", "none", "never", "0"):
+        return None
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="duckcube", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve Cube's REST API")
     serve.add_argument("--models", type=Path, default=None,
                        help="directory of Cube YAML models (default: ./cubes)")
-    serve.add_argument("--db", default=None,
-                       help="DuckDB file (read-only) or directory of Parquet/CSV files; "
-                            "default: the shipped sample data, dated around today")
+    data = serve.add_mutually_exclusive_group()
+    data.add_argument("--db", default=None,
+                      help="DuckDB file (read-only) or directory of Parquet/CSV files; "
+                           "default: the shipped sample data, dated around today")
+    data.add_argument("--tenants", type=Path, default=None,
+                      help="directory of tenants: tenant X (the token's appId) reads X.duckdb "
+                           "or the Parquet/CSV folder X/")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=4000)
     serve.add_argument("--now", default=os.environ.get("DUCKCUBE_NOW"),
                        help="ISO-8601 instant that relative date ranges resolve against")
-    args = parser.parse_args(argv)
+    serve.add_argument("--gitlab-tokens", type=Path, default=None,
+                       help='JSON file {"token": [project ids]} for the GitLab routes')
+    serve.add_argument("--dev", action="store_true",
+                       default=os.environ.get("CUBEJS_DEV_MODE", "").lower() in _TRUE,
+                       help="reload the models when their files change (or CUBEJS_DEV_MODE=true)")
+    serve.add_argument("--continue-wait", type=_seconds, default=DEFAULT_CONTINUE_WAIT,
+                       metavar="SECONDS",
+                       help="answer 'Continue wait' for a query still running after this long "
+                            f"(default {DEFAULT_CONTINUE_WAIT:g}, as Cube; 'off' to wait)")
+    serve.add_argument("--query-timeout", type=_seconds, default=DEFAULT_QUERY_TIMEOUT,
+                       metavar="SECONDS",
+                       help="interrupt a query running longer than this "
+                            f"(default {DEFAULT_QUERY_TIMEOUT:g}; 'off' for never)")
+    serve.add_argument("--no-cache", action="store_true",
+                       help="run every query (no result cache)")
+    serve.add_argument("--threads", type=int, default=8, help="HTTP worker threads (default 8)")
+    commands.add_parser("check", add_help=False,
+                        help="validate a model against its data (duckcube check --help)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["check"]:  # engine.check has its own arguments
+        from .check import main as check_main
+        return check_main(argv[1:])
+    args = parser().parse_args(argv)
+    secret = os.environ.get("CUBEJS_API_SECRET") or None
+    if not secret and not is_loopback(args.host):
+        print(f"duckcube: refusing to listen on {args.host} without CUBEJS_API_SECRET: anyone "
+              "who can reach it could read the data. Set CUBEJS_API_SECRET, or listen on "
+              "127.0.0.1.", file=sys.stderr)
+        return 2
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s duckcube %(message)s")
+    from .gitlab import TokenFileError, TokenStore
+    from .tenants import Tenants
 
     now = parse_instant(args.now) if args.now else None
+    options = dict(now=now, cache=ResultCache() if not args.no_cache else False,
+                   continue_wait=args.continue_wait, query_timeout=args.query_timeout,
+                   queue=shared_queue())
     try:
-        database = args.db if args.db else sample_database(
-            (now or datetime.now(timezone.utc)).date())
-        engine = Engine(models=args.models or _default_models(), database=database, now=now)
-    except ModelError as exc:
+        store = ModelStore(args.models or _default_models(), watch=args.dev)
+        if args.tenants:
+            def make_engine(name: str, source: Path) -> Engine:
+                return Engine(models=store, database=source, tenant=name, **options)
+            backend = Tenants.directory(args.tenants, make_engine, model_store=store)
+            data = f"tenants from {args.tenants}/ (X.duckdb or X/ per appId)"
+        else:
+            database = args.db if args.db else sample_database(
+                (now or datetime.now(timezone.utc)).date())
+            backend = Engine(models=store, database=database, **options)
+            data = f"database {args.db}" if args.db else "the shipped sample data"
+        tokens = TokenStore(args.gitlab_tokens) if args.gitlab_tokens else None
+    except (ModelError, FileNotFoundError, TokenFileError) as exc:
         print(f"duckcube: {exc}", file=sys.stderr)
         return 2
 
     from server import create_app  # the web layer is only needed to serve
     import waitress
 
-    secret = os.environ.get("CUBEJS_API_SECRET")
-    app = create_app(engine, api_secret=secret)
-    print(f"duckcube: serving {len(engine.model.cubes)} cubes on http://{args.host}:{args.port}"
-          f"/cubejs-api/v1 ({'JWT required' if secret else 'no auth: CUBEJS_API_SECRET unset'})",
+    from .execute import warm_up
+    warm_up()
+
+    app = create_app(backend, api_secret=secret, gitlab_tokens=tokens)
+    base = f"http://{args.host}:{args.port}"
+    auth = ("JWT required (CUBEJS_API_SECRET)" if secret else
+            "no auth: CUBEJS_API_SECRET unset, so serving on loopback only")
+    gitlab = (f"tokens from {args.gitlab_tokens}" if tokens else
+              "closed: no --gitlab-tokens" if secret else "open: no --gitlab-tokens, no auth")
+    wait = f"{args.continue_wait:g} s" if args.continue_wait else "off"
+    timeout = f"{args.query_timeout:g} s" if args.query_timeout else "off"
+    print(f"duckcube: serving {len(store.model.cubes)} cubes on {base}/cubejs-api/v1 ({auth})\n"
+          f"duckcube: data: {data}\n"
+          f"duckcube: GraphQL {base}/cubejs-api/graphql; GitLab "
+          f"{base}/api/v4/projects/:id/product_analytics/request/* ({gitlab})\n"
+          f"duckcube: cache {'off' if args.no_cache else 'on'}, continue wait {wait}, "
+          f"query timeout {timeout}"
+          + (f"\nduckcube: dev mode: reloading models from {store.directory}" if args.dev else "")
+          + ("\nduckcube: --tenants without CUBEJS_API_SECRET: the Cube routes refuse every "
+             "request (the tenant comes from a signed token's appId); the GitLab routes work"
+             if args.tenants and not secret else ""),
           flush=True)
-    waitress.serve(app, host=args.host, port=args.port, threads=8, _quiet=True)
+    waitress.serve(app, host=args.host, port=args.port, threads=args.threads, _quiet=True)
     return 0
 
 

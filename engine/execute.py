@@ -1,7 +1,9 @@
 """Opening the data and running compiled SQL on DuckDB.
 
 One DuckDB connection per engine, session time zone UTC (so naive timestamps mean UTC), and a
-fresh cursor per query so threads can share the engine.
+fresh cursor per query so threads can share the engine. An `Execution` runs the statements of one
+request on such cursors, adds up their database time and can be interrupted from another thread
+(the hard query timeout).
 
 >>> con = connect(None)
 >>> run(con, "SELECT ? + 1", [1])
@@ -11,6 +13,8 @@ fresh cursor per query so threads can share the engine.
 from __future__ import annotations
 
 import re
+import threading
+import time
 from pathlib import Path
 
 import duckdb
@@ -75,3 +79,75 @@ def run(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[tuple]:
         raise DatabaseError(str(exc)) from None
     finally:
         cursor.close()
+
+
+class QueryTimeout(DatabaseError):
+    """The hard query timeout fired: DuckDB was interrupted. 400 `Error: Query timeout ...`, the
+    shape Cube gives every error coming back from query execution."""
+
+    def __init__(self, seconds: float):
+        super().__init__(f"Query timeout: the query ran longer than {seconds:g} s and was "
+                         "interrupted")
+
+
+class Execution:
+    """The statements of one request: each on a fresh cursor, timed (`db_ms`), interruptible.
+
+    `timeout` (seconds) arms a timer when the first statement starts; when it fires the running
+    cursor is interrupted (`DuckDBPyConnection.interrupt()`) and the statement raises
+    `QueryTimeout`, as does any statement started afterwards."""
+
+    def __init__(self, timeout: float | None = None):
+        self.timeout = timeout
+        self.db_ms = 0.0
+        self._lock = threading.Lock()
+        self._cursor: duckdb.DuckDBPyConnection | None = None
+        self._timer: threading.Timer | None = None
+        self._timed_out = False
+
+    def run(self, con: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[tuple]:
+        cursor = con.cursor()
+        with self._lock:
+            if self._timed_out:
+                cursor.close()
+                raise QueryTimeout(self.timeout or 0)
+            self._cursor = cursor
+            if self.timeout is not None and self._timer is None:
+                self._timer = threading.Timer(self.timeout, self.interrupt)
+                self._timer.daemon = True
+                self._timer.start()
+        started = time.perf_counter()
+        try:
+            return cursor.execute(sql, params).fetchall()
+        except duckdb.InterruptException:
+            raise QueryTimeout(self.timeout or 0) from None
+        except duckdb.Error as exc:
+            raise DatabaseError(str(exc)) from None
+        finally:
+            self.db_ms += (time.perf_counter() - started) * 1000
+            with self._lock:
+                self._cursor = None
+            cursor.close()
+
+    def interrupt(self) -> None:
+        """Stop the running statement (from any thread); later statements fail at once."""
+        with self._lock:
+            self._timed_out = True
+            if self._cursor is not None:
+                self._cursor.interrupt()
+
+    def finish(self) -> None:
+        """Disarm the timer (the work is done)."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+
+
+def warm_up() -> None:
+    """Pay DuckDB's one-time cost before the first request: the first statement with bound
+    parameters imports pandas (about a second), which would otherwise land on a user's query."""
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SELECT ?", [1]).fetchall()
+    finally:
+        con.close()

@@ -13,7 +13,9 @@ from pathlib import Path
 import jwt
 import pytest
 
-from conftest import CONFORMANCE, RECORDED_AT
+CONFORMANCE = Path(__file__).parent / "conformance"
+RECORDED_AT = "2026-11-22T11:10:14Z"
+
 
 SECRET = "a-test-secret-that-is-long-enough-for-hs256"
 

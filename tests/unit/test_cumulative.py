@@ -1,13 +1,15 @@
 """Cumulative measures (rolling_window, running_total): each time bucket aggregates the rows in
 its window. Checked against windows computed in Python from the raw rows."""
 
+from pathlib import Path
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
-from conftest import CONFORMANCE
 from engine import CubeError, Engine
+
+CONFORMANCE = Path(__file__).parent.parent / "conformance"
 
 MODEL = """\
 cubes:

@@ -1,12 +1,14 @@
 """Custom granularities declared on a time dimension: validation, /meta, and bucketing."""
 
+from pathlib import Path
 from collections import Counter
 from datetime import datetime, timedelta
 
 import pytest
 
-from conftest import CONFORMANCE
 from engine import Engine, ModelError
+
+CONFORMANCE = Path(__file__).parent.parent / "conformance"
 
 MODEL = """\
 cubes:
