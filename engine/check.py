@@ -1,6 +1,6 @@
 """`duckcube check`: validate a cube model against its data.
 
-    duckcube check [--models DIR] [--db PATH] [--examples N] [--now ISO-8601]
+    duckcube check [--models DIR] [--db PATH] [--examples N] [--invariant NAME] [--now ISO-8601]
 
 Reports, each with the member and its file:line:
 
@@ -35,12 +35,9 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import duckdb
-from hypothesis import HealthCheck, Phase, Verbosity, given, settings
-
 from .api import Engine, parse_instant
 from .errors import CubeError, ModelError
 from .model import Cube, CubeRef, Member, MemberRef, Model, Template
-from .testing import INVARIANTS, queries
 
 PROJECT = Path(__file__).resolve().parent.parent
 DEFAULT_EXAMPLES = 50
@@ -182,18 +179,24 @@ class _Checker:
 
     # --- cubes and keys -----------------------------------------------------------------------
 
+    def tables(self) -> list[tuple[str, Cube]]:
+        """The cubes that read a table or SQL of their own (views read their cubes')."""
+        return [(n, c) for n, c in self.model.cubes.items()
+                if getattr(c, "kind", "cube") == "cube"]
+
     def cubes(self) -> None:
-        for name, cube in self.model.cubes.items():
+        for name, cube in self.tables():
             try:
                 self.rows[name] = _run(self.connection,
                                        f"SELECT count(*) FROM {self.sql.relation(name)}")[0][0]
             except duckdb.Error as error:
                 self.broken_cubes.add(name)
                 what = f"sql_table {cube.sql_table}" if cube.sql_table else "sql"
-                self.report("cube", name, cube, cube.line, f"its {what} fails: {_first_line(error)}")
+                self.report("cube", name, cube, cube.line,
+                            f"its {what} fails: {_first_line(error)}")
 
     def primary_keys(self) -> None:
-        for name, cube in self.model.cubes.items():
+        for name, cube in self.tables():
             keys = cube.primary_keys
             if name in self.broken_cubes or not keys:
                 continue
@@ -234,7 +237,7 @@ class _Checker:
     # --- joins --------------------------------------------------------------------------------
 
     def joins(self) -> None:
-        for name, cube in self.model.cubes.items():
+        for name, cube in self.tables():
             for target, join in cube.joins.items():
                 if {name, target} & self.broken_cubes or target not in self.model.cubes:
                     continue
@@ -286,6 +289,8 @@ class _Checker:
                 continue
             working: dict | None = None
             for member in list(cube.measures.values()) + list(cube.dimensions.values()):
+                if set(getattr(member, "join_path", ())) & self.broken_cubes:
+                    continue  # a view member over a cube already reported broken
                 key = "measures" if member.is_measure else "dimensions"
                 attempts = [{key: [member.path], "limit": 1}]
                 if member.is_time:
@@ -326,7 +331,7 @@ class _Checker:
     # --- aggregates of another cube's rows ----------------------------------------------------
 
     def fan_out(self) -> None:
-        for name, cube in self.model.cubes.items():
+        for name, cube in self.tables():
             for measure in cube.measures.values():
                 if measure.type not in ("sum", "avg", "count", "number") or measure.filters:
                     continue
@@ -355,14 +360,16 @@ class _Checker:
 
     # --- invariants ---------------------------------------------------------------------------
 
-    def invariants(self, examples: int) -> None:
+    def invariants(self, examples: int, names: Iterable[str]) -> None:
         if examples <= 0:
             return
-        try:
-            strategy = queries(self.engine)
-        except ValueError:
-            return  # nothing public to query
-        for name, invariant in INVARIANTS.items():
+        from .testing import INVARIANTS
+        broken = {f.subject for f in self.findings if f.kind == "member"}
+        for name in names:
+            invariant = INVARIANTS[name]
+            strategy = self.strategy(name, broken)
+            if strategy is None:
+                return  # nothing public to query
             failure = _search(self.engine, strategy, invariant, examples)
             if failure is None:
                 continue
@@ -374,6 +381,24 @@ class _Checker:
             cube, line = self.locate(query)
             self.findings.append(Finding("invariant", name, self.file_of(cube) if cube else None,
                                          line, message, query))
+
+    def strategy(self, invariant: str, broken: set[str]) -> Any:
+        """Queries suited to the invariant, without members already reported broken."""
+        from .testing import FEATURES, queries
+        # Queries that give the invariant something to compare: groups to add up, filters to
+        # negate, rows to page through. Measure filters (HAVING) switch the first two off.
+        features, require = {
+            "additive_measures_sum_to_total": (FEATURES - {"measure_filters"}, ("dimensions",)),
+            "filter_and_negation_partition": (FEATURES - {"measure_filters"}, ("filters",)),
+            "pages_concatenate": (FEATURES, ("dimensions",)),
+        }.get(invariant, (FEATURES, ()))
+        for required in (require, ()):
+            try:
+                return queries(self.engine, features=features, require=required,
+                               exclude=broken)
+            except ValueError:
+                continue
+        return None
 
     def locate(self, query: dict) -> tuple[Cube | None, int | None]:
         paths = list(query.get("measures") or []) + list(query.get("dimensions") or [])
@@ -387,10 +412,17 @@ class _Checker:
         return None, None
 
 
-def _search(engine: Engine, strategy: Any, invariant: Any,
-            examples: int) -> tuple[dict, BaseException] | None:
-    """Run Hypothesis on one invariant; the shrunk failing query and its error, if any."""
+def _search(engine: Engine, strategy: Any, invariant: Any, examples: int,
+            shrink_budget: int = 60) -> tuple[dict, BaseException] | None:
+    """Run Hypothesis on one invariant; the shrunk failing query and its error, if any.
+
+    Shrinking stops paying for invariant runs after `shrink_budget` of them: from then on only
+    queries that already failed fail again, so Hypothesis settles on the smallest one so far."""
+    from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+
     failures: list[tuple[dict, BaseException]] = []
+    failed: dict[str, BaseException] = {}
+    runs_since_failure = [0]
 
     @settings(max_examples=examples, deadline=None, derandomize=True, database=None,
               verbosity=Verbosity.quiet, report_multiple_bugs=False, print_blob=False,
@@ -398,10 +430,19 @@ def _search(engine: Engine, strategy: Any, invariant: Any,
               phases=(Phase.explicit, Phase.generate, Phase.shrink))
     @given(strategy)
     def probe(query: dict) -> None:
+        key = json.dumps(query, sort_keys=True)
+        if failures:
+            if key in failed:
+                failures.append((query, failed[key]))
+                raise failed[key]
+            runs_since_failure[0] += 1
+            if runs_since_failure[0] > shrink_budget:
+                return
         try:
             invariant(engine, query)
         except Exception as error:
             failures.append((query, error))
+            failed[key] = error
             raise
 
     try:
@@ -473,11 +514,21 @@ def _join_line(path: Path | None, cube_line: int | None, target: str) -> int | N
 
 
 def check(engine: Engine, examples: int = DEFAULT_EXAMPLES,
-          model_root: str | Path | None = None) -> list[Finding]:
+          model_root: str | Path | None = None,
+          invariants: Iterable[str] | None = None) -> list[Finding]:
     """Every finding about `engine`'s model and data, sorted by file and line.
 
     `examples` is how many Hypothesis examples each invariant gets (0 skips the invariants);
+    `invariants` names the ones to run (default: all of `engine.testing.INVARIANTS`);
     `model_root` is how file names are shown (default: the model directory)."""
+    names: list[str] = []
+    if examples > 0:
+        from .testing import INVARIANTS  # needs Hypothesis
+        names = list(invariants) if invariants else list(INVARIANTS)
+        unknown = [n for n in names if n not in INVARIANTS]
+        if unknown:
+            raise ValueError(f"unknown invariants: {', '.join(unknown)}; "
+                             f"known: {', '.join(INVARIANTS)}")
     root = Path(model_root) if model_root is not None else \
         (Path(engine.model.directory) if engine.model.directory is not None else None)
     checker = _Checker(engine, root)
@@ -486,7 +537,7 @@ def check(engine: Engine, examples: int = DEFAULT_EXAMPLES,
     checker.joins()
     checker.members()
     checker.fan_out()
-    checker.invariants(examples)
+    checker.invariants(examples, names)
     order = {"cube": 0, "primary_key": 1, "join": 2, "member": 3, "fan_out": 4, "invariant": 5}
     return sorted(checker.findings,
                   key=lambda f: (order.get(f.kind, 9), f.file or "", f.line or 0, f.subject))
@@ -516,6 +567,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--examples", type=int, default=DEFAULT_EXAMPLES,
                         help=f"Hypothesis examples per invariant (default {DEFAULT_EXAMPLES}; "
                              "0 skips the invariants)")
+    parser.add_argument("--invariant", action="append", dest="invariants", metavar="NAME",
+                        help="run only this invariant of engine.testing.INVARIANTS "
+                             "(repeatable; default: all)")
     parser.add_argument("--now", default=os.environ.get("DUCKCUBE_NOW"),
                         help="ISO-8601 instant that relative date ranges resolve against")
 
@@ -524,6 +578,18 @@ def run(args: argparse.Namespace) -> int:
     """Run the check for parsed arguments (`--models`, `--db`, `--examples`, `--now`)."""
     now = parse_instant(args.now) if args.now else None
     models = args.models or _default_models()
+    if args.examples > 0:
+        try:
+            from . import testing
+        except ImportError:
+            print("duckcube check: the invariant checks need Hypothesis "
+                  "(pip install 'duckcube[test]'); --examples 0 skips them", file=sys.stderr)
+            return 2
+        unknown = [n for n in args.invariants or () if n not in testing.INVARIANTS]
+        if unknown:
+            print(f"duckcube check: unknown invariant {', '.join(unknown)}; known: "
+                  f"{', '.join(testing.INVARIANTS)}", file=sys.stderr)
+            return 2
     try:
         if args.db:
             database: Any = args.db
@@ -537,7 +603,8 @@ def run(args: argparse.Namespace) -> int:
     except duckdb.Error as error:
         print(f"duckcube check: cannot open the database: {_first_line(error)}", file=sys.stderr)
         return 2
-    findings = check(engine, examples=args.examples, model_root=models)
+    findings = check(engine, examples=args.examples, model_root=models,
+                     invariants=args.invariants)
     for finding in findings:
         print(finding)
     cubes = len(engine.model.cubes)

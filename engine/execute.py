@@ -54,14 +54,16 @@ def connect(database: str | Path | duckdb.DuckDBPyConnection | None,
 
 
 def attach_directory(con: duckdb.DuckDBPyConnection, directory: Path) -> list[str]:
-    """Load every Parquet / CSV file of `directory` into an in-memory table named after the file.
+    """Load every Parquet / CSV file below `directory` (subfolders included) into an in-memory
+    table named after the file.
 
     Tables rather than views over the files: row order is then the file's, so rows that tie in a
     query's ORDER BY come out in the same order as on real Cube's DuckDB, which loads tables too.
     For data larger than memory, pass a DuckDB database file instead."""
     names = []
-    for file in sorted(directory.iterdir()):
-        if file.suffix not in (".parquet", ".csv") or not _TABLE_NAME.match(file.stem):
+    for file in sorted(directory.rglob("*")):
+        if (file.suffix not in (".parquet", ".csv") or not file.is_file()
+                or not _TABLE_NAME.match(file.stem)):
             continue
         reader = "read_parquet" if file.suffix == ".parquet" else "read_csv_auto"
         literal = str(file.resolve()).replace("'", "''")

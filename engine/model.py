@@ -880,6 +880,12 @@ def _resolve(template: Template, cube: Cube, model: Model, member: Member | None
             if isinstance(part, MemberRef):
                 _resolve_path(f"{part.cube}.{part.name}", cube, model, member)
         parts.append(part)
+    foreign = sorted({p.cube for p in parts if isinstance(p, CubeRef) and p.cube != cube.name})
+    if member is not None and foreign:
+        # A member may reach other cubes only through their members, which joins them.
+        raise ModelError(f"Member '{member.path}' references foreign cubes: {', '.join(foreign)}. "
+                         "Please split and move this definition to corresponding cubes.",
+                         cube.file, member.line)
     return Template(tuple(parts), template.source)
 
 

@@ -202,7 +202,9 @@ def build_plan(model: Model, query: Query) -> Plan:
     referenced = _referenced_cubes(model, [
         [c.source for c in measure_columns], [c.source for c in dimension_columns], segments,
         filter_members(where[len(date_filters):]), filter_members(having),
-        measure_filter_members, [c.source for c in time_columns], filter_members(date_filters)])
+        measure_filter_members, [c.source for c in time_columns], filter_members(date_filters),
+        # A time dimension with neither granularity nor date range still joins its cube, as in Cube.
+        [source(find_member(model, td.dimension, "dimensions")) for td in query.time_dimensions]])
     root, steps = join_tree(model, referenced, query.join_hints or [], forced_paths)
     multiplied = multiplied_cubes(root, steps)
 

@@ -1,9 +1,13 @@
 """Plan -> one sqlglot SELECT expression plus its bound parameters.
 
 Model SQL (trusted, written by the model's author) is rendered with cube aliases and parsed into
-sqlglot expressions; every value that came with the request is a `?` placeholder whose value sits
+sqlglot expressions; every value that came with the request is a placeholder whose value sits
 in the parameter list, in placeholder order. Time values are compared as UTC TIMESTAMPs so DuckDB
 can skip row groups, and time zones are applied only when the query is not in UTC.
+
+The query is built once; where databases spell the same meaning differently (time zones, date
+truncation, intervals, LIKE escaping, placeholders, NULL order...) it asks its `Dialect`
+(`engine.dialects`), which also renders the result. DuckDB is the default.
 
 >>> from engine.model import load_model
 >>> from engine.query import normalize_query
@@ -17,18 +21,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from datetime import timezone as timezone_utc_module
-from functools import lru_cache
 from typing import Callable
 
 import sqlglot
 from sqlglot import exp
 
 from . import dates
+from .dialects import DUCKDB, Dialect, get_dialect
 from .naming import underscore
-from .model import CubeRef, Member, MemberRef, Model, Template, duckdb_interval, parse_interval
+from .model import CubeRef, Member, MemberRef, Model, Template, parse_interval
 from .plan import Column, Plan, PlannedFilter, PlannedGroup, PlannedNode, filter_members
 
-DIALECT = "duckdb"
+DIALECT = DUCKDB.name  # the default dialect
 
 
 @dataclass
@@ -43,34 +47,38 @@ class CompiledQuery:
 
 
 class _Params:
-    """Collects bound values; each `bind` returns the `?` that stands for it."""
+    """Collects bound values; each `bind` returns the placeholder that stands for it. Carries the
+    query's dialect, which everything that builds SQL for the query needs."""
 
-    def __init__(self) -> None:
+    def __init__(self, dialect: Dialect = DUCKDB) -> None:
         self.values: list = []
+        self.dialect = dialect
 
     def bind(self, value, cast: str | None = None) -> exp.Expression:
-        self.values.append(value)
-        # Numbered ($1, $2...) so a value may sit anywhere in the text, whatever the build order.
-        placeholder: exp.Expression = exp.Placeholder(this=str(len(self.values)))
-        return exp.cast(placeholder, cast) if cast else placeholder
+        # Numbered ($1, $2... / {p1: T}...) so a value may sit anywhere in the text, whatever
+        # the build order.
+        placeholder, bound = self.dialect.placeholder(len(self.values) + 1, value, cast)
+        self.values.append(bound)
+        return placeholder
 
 
 def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-@lru_cache(maxsize=4096)
-def parse_sql(text: str) -> exp.Expression:
+def parse_sql(text: str, dialect: Dialect = DUCKDB) -> exp.Expression:
     """Parse a fragment of model SQL (cached: the same fragments recur in every query)."""
-    return sqlglot.parse_one(text, dialect=DIALECT)
+    return dialect.parse(text)
 
 
 class Renderer:
     """Renders member SQL for one query, with each cube under its SQL alias."""
 
     def __init__(self, model: Model, multiplied: set[str] = frozenset(), ungrouped: bool = False,
-                 prefix: str = "", overrides: dict[str, str] | None = None):
+                 prefix: str = "", overrides: dict[str, str] | None = None,
+                 dialect: Dialect = DUCKDB):
         self.model = model
+        self.dialect = dialect
         self.multiplied = multiplied
         self.ungrouped = ungrouped
         self.prefix = prefix
@@ -147,14 +155,19 @@ class Renderer:
         return f"{kind}({value})"
 
     def expression(self, member: Member) -> exp.Expression:
-        return parse_sql(self.member_text(member)).copy()
+        return self.parse(self.member_text(member))
+
+    def parse(self, text: str) -> exp.Expression:
+        """Model SQL text (with cube aliases filled in) as a fresh expression."""
+        return self.dialect.parse(text).copy()
 
     def sub_query_value(self, member: Member) -> str:
         """A `sub_query` dimension: its measure computed per primary key of its cube in a
         subquery that the query LEFT JOINs; the dimension reads the subquery's column."""
         alias = f"{self.alias_of(member.cube)}_{underscore(member.name)}_subquery"
         if member.path not in self.subqueries:
-            self.subqueries[member.path] = (alias, _sub_query_select(self.model, member))
+            self.subqueries[member.path] = (alias, _sub_query_select(self.model, member,
+                                                                     self.dialect))
         return f"{quote(alias)}.{quote('value')}"
 
     def sub_query_joins(self, select: exp.Select) -> exp.Select:
@@ -183,12 +196,14 @@ def leaf_measures(model: Model, member: Member) -> list[Member]:
     return leaves or [member]
 
 
-def check_model_sql(model: Model) -> None:
-    """Parse every member's SQL once, so SQL we cannot read fails at load with file and line
-    rather than at query time."""
+def check_model_sql(model: Model, dialect: Dialect | str | None = None) -> None:
+    """Parse every member's SQL once (in the dialect model SQL is written in, DuckDB's unless
+    `dialect` says otherwise), so SQL we cannot read fails at load with file and line rather
+    than at query time."""
     from .errors import ModelError
 
-    renderer = Renderer(model)
+    dialect = get_dialect(dialect)
+    renderer = Renderer(model, dialect=dialect)
     for cube in model.cubes.values():
         if cube.kind != "cube":
             continue
@@ -197,17 +212,17 @@ def check_model_sql(model: Model) -> None:
             try:
                 if member.sub_query:
                     continue
-                parse_sql(renderer.member_text(member) if member.kind != "segment"
-                          else renderer.text(member.sql))  # type: ignore[arg-type]
+                renderer.parse(renderer.member_text(member) if member.kind != "segment"
+                               else renderer.text(member.sql))  # type: ignore[arg-type]
                 for condition in member.filters:
-                    parse_sql(renderer.text(condition))
+                    renderer.parse(renderer.text(condition))
             except sqlglot.errors.SqlglotError as exc:
                 raise ModelError(f"cube '{cube.name}' {member.kind} '{member.name}': SQL could not "
                                  f"be read: {str(exc).splitlines()[0]}", cube.file,
                                  member.line) from None
         for join in cube.joins.values():
             try:
-                parse_sql(renderer.text(join.sql))
+                renderer.parse(renderer.text(join.sql))
             except sqlglot.errors.SqlglotError as exc:
                 raise ModelError(f"cube '{cube.name}' join '{join.target}': SQL could not be "
                                  f"read: {str(exc).splitlines()[0]}", cube.file, cube.line) from None
@@ -224,15 +239,18 @@ def is_fan_out_safe(member: Member, multiplied: set[str]) -> bool:
     return member.type in ("count_distinct", "count_distinct_approx")
 
 
-def compile_plan(model: Model, plan: Plan, total: bool = False) -> CompiledQuery:
-    """Build the SELECT for `plan` (and its total-count companion when `total`).
+def compile_plan(model: Model, plan: Plan, total: bool = False,
+                 dialect: Dialect | str | None = None) -> CompiledQuery:
+    """Build the SELECT for `plan` (and its total-count companion when `total`), in `dialect`
+    (a `Dialect` or its name; DuckDB by default).
 
     Measures that a one-to-many join would inflate are computed on their own cube's rows: the
     distinct (dimensions, primary key) pairs of the joined, filtered rows are joined back to the
     cube and aggregated there, then joined to the other measures on the dimensions (the shape
     Cube calls a keys subquery)."""
-    params = _Params()
-    renderer = Renderer(model, plan.multiplied, plan.ungrouped)
+    dialect = get_dialect(dialect)
+    params = _Params(dialect)
+    renderer = Renderer(model, plan.multiplied, plan.ungrouped, dialect=dialect)
     having_measures = [m for m in filter_members(plan.having)
                        if all(m is not c.source for c in plan.measures)]
     leaves = [leaf for m in [c.source for c in plan.measures] + having_measures
@@ -248,21 +266,20 @@ def compile_plan(model: Model, plan: Plan, total: bool = False) -> CompiledQuery
     total_sql, total_params = None, []
     if total:
         total_params = list(params.values)
-        total_sql = (
+        total_sql = dialect.render(
             exp.select(exp.alias_(exp.Count(this=exp.Star()), "total_count", quoted=True))
-            .from_(select.copy().subquery("original_query", copy=False))
-        ).sql(dialect=DIALECT)
+            .from_(select.copy().subquery("original_query", copy=False)))
 
     columns = plan.columns
     if plan.order:
         select = select.order_by(*[
-            exp.Ordered(this=exp.Literal.number(columns.index(column) + 1), desc=desc)
+            dialect.ordered(exp.Literal.number(columns.index(column) + 1), desc)
             for column, desc in plan.order], copy=False)
     select = select.limit(params.bind(plan.limit), copy=False)
     if plan.offset:
         select = select.offset(params.bind(plan.offset), copy=False)
     return CompiledQuery(
-        sql=select.sql(dialect=DIALECT), params=params.values,
+        sql=dialect.render(select), params=params.values,
         total_sql=total_sql, total_params=total_params,
         aliases={c.alias: c.key for c in columns},
     )
@@ -276,9 +293,6 @@ def _aggregate_select(model: Model, plan: Plan, renderer: Renderer, params: _Par
 
 
 # --- cumulative measures (rolling windows, running totals) ----------------------------------------
-
-_SERIES_STEPS = {"quarter": "3 months"}
-
 
 def _window_dimension(plan: Plan):
     """The time dimension a cumulative measure rolls over: the first one with a date range
@@ -305,24 +319,29 @@ def _cumulative_select(model: Model, plan: Plan, renderer: Renderer, params: _Pa
     source = next(c.source for c in plan.dimensions if c is time_column) if time_column else \
         _member_of_path(model, td.dimension)
     other_dimensions = [c for c in plan.dimensions if c is not time_column]
+    dialect = params.dialect
     local_time = _local_time(renderer.expression(source), plan.timezone, params)
-    start = exp.cast(params.bind(td.date_range[0]), "TIMESTAMP")
-    end = exp.cast(params.bind(td.date_range[1]), "TIMESTAMP")
+    start = params.bind(td.date_range[0], "TIMESTAMP")
+    end = params.bind(td.date_range[1], "TIMESTAMP")
 
     if time_column is not None:
-        step = exp.cast(exp.Literal.string(
-            _SERIES_STEPS.get(time_column.granularity, f"1 {time_column.granularity}")), "INTERVAL")
-        first = exp.func("DATE_TRUNC", exp.Literal.string(time_column.granularity), start.copy())
+        granularity = time_column.granularity
+        step = dialect.step(granularity)
+        first = dialect.truncate(granularity, start.copy())
         series = exp.select(
             exp.alias_(exp.column("d"), "date_from", quoted=True),
             exp.alias_(exp.Sub(this=exp.Add(this=exp.column("d"), expression=step),
-                               expression=exp.cast(exp.Literal.string("1 millisecond"), "INTERVAL")),
+                               expression=dialect.one_millisecond()),
                        "date_to", quoted=True),
-        ).from_(exp.select(exp.alias_(exp.func("unnest", exp.func(
-            "generate_series", first, end.copy(), step.copy())), "d")).subquery("s"), copy=False)
+        ).from_(exp.select(exp.alias_(dialect.series(first, end.copy(), step.copy(), granularity),
+                                      "d")).subquery("s"), copy=False)
     else:
         series = exp.select(exp.alias_(start.copy(), "date_from", quoted=True),
                             exp.alias_(end.copy(), "date_to", quoted=True))
+    if dialect.needs_equi_join_key:
+        # ClickHouse joins only with at least one equality: a constant key on both sides.
+        series = series.select(exp.alias_(exp.Literal.number(0), "__window", quoted=True),
+                               copy=False)
 
     # The rows the windows draw from: every filter except the rolled dimension's date range.
     unrolled = dataclasses.replace(plan, where=[w for w in plan.where if not (
@@ -331,8 +350,8 @@ def _cumulative_select(model: Model, plan: Plan, renderer: Renderer, params: _Pa
     whole_range = time_column is None
     groups: dict[str, list[Column]] = {}
     for column in cumulative:
-        condition = _window_condition(column.source, start, whole_range)
-        groups.setdefault(condition.sql(dialect=DIALECT), []).append(column)
+        condition = _window_condition(column.source, start, whole_range, dialect)
+        groups.setdefault(condition.sql(dialect="duckdb"), []).append(column)
 
     rolled_parts = []
     for index, columns in enumerate(groups.values()):
@@ -342,6 +361,13 @@ def _cumulative_select(model: Model, plan: Plan, renderer: Renderer, params: _Pa
               for c in other_dimensions],
             exp.alias_(local_time.copy(), "__time", quoted=True),
             *[exp.alias_(value, f"__m{i}", quoted=True) for i, (value, _) in enumerate(inputs)]])
+        on = _window_condition(columns[0].source, start, whole_range, dialect)
+        if dialect.needs_equi_join_key:
+            base = base.select(exp.alias_(exp.Literal.number(0), "__window", quoted=True),
+                               copy=False)
+            on = exp.and_(exp.EQ(this=exp.column("__window", table="date_series", quoted=True),
+                                 expression=exp.column("__window", table="base", quoted=True)),
+                          on, copy=False)
         outer = [exp.alias_(exp.column(c.alias, table="base", quoted=True), c.alias, quoted=True)
                  for c in other_dimensions]
         if time_column is not None:
@@ -351,8 +377,7 @@ def _cumulative_select(model: Model, plan: Plan, renderer: Renderer, params: _Pa
                              c.alias, quoted=True)
                   for i, (c, (_, aggregate)) in enumerate(zip(columns, inputs))]
         rolled = exp.select(*outer).from_(series.copy().subquery("date_series"), copy=False).join(
-            base.subquery("base"), on=_window_condition(columns[0].source, start, whole_range),
-            join_type="left", copy=False)
+            base.subquery("base"), on=on, join_type="left", copy=False)
         rolled = _group_by_dimensions(rolled, len(keys))
         rolled_parts.append((f"rolled_{index}", rolled, columns))
 
@@ -360,7 +385,7 @@ def _cumulative_select(model: Model, plan: Plan, renderer: Renderer, params: _Pa
     driver = rolled_parts[0][0]
     select_from = exp.select().from_(rolled_parts[0][1].subquery(driver), copy=False)
     for name, rolled, _ in rolled_parts[1:]:
-        select_from = select_from.join(rolled.subquery(name), on=_same_keys(keys, driver, name),
+        select_from = select_from.join(rolled.subquery(name), on=_same_keys(keys, driver, name, dialect),
                                        join_type="left", copy=False)
     regular = [c for c in plan.measures if c not in cumulative]
     if regular:
@@ -370,18 +395,19 @@ def _cumulative_select(model: Model, plan: Plan, renderer: Renderer, params: _Pa
                   if not is_fan_out_safe(leaf, plan.multiplied)]
         others = _aggregate_select(model, rest, renderer, params, unsafe, [])
         select_from = select_from.join(others.subquery("others"),
-                                       on=_same_keys(keys, driver, "others"), join_type="left", copy=False)
+                                       on=_same_keys(keys, driver, "others", dialect), join_type="left", copy=False)
         source_of.update({c.alias: "others" for c in regular})
     return select_from.select(*[
         exp.alias_(exp.column(c.alias, table=source_of.get(c.alias, driver), quoted=True),
                    c.alias, quoted=True) for c in plan.columns])
 
 
-def _same_keys(keys: list[Column], left: str, right: str) -> exp.Expression:
+def _same_keys(keys: list[Column], left: str, right: str,
+               dialect: Dialect = DUCKDB) -> exp.Expression:
     if not keys:
         return exp.true()
-    return exp.and_(*[exp.NullSafeEQ(this=exp.column(c.alias, table=left, quoted=True),
-                                     expression=exp.column(c.alias, table=right, quoted=True))
+    return exp.and_(*[dialect.null_safe_eq(exp.column(c.alias, table=left, quoted=True),
+                                           exp.column(c.alias, table=right, quoted=True))
                       for c in keys], copy=False)
 
 
@@ -392,9 +418,10 @@ def _member_of_path(model: Model, path: str) -> Member:
 
 
 def _local_time(value: exp.Expression, timezone: str, params: _Params) -> exp.Expression:
+    """A time value as wall-clock time in the query's time zone (no conversion for UTC)."""
     if timezone == "UTC":
-        return exp.cast(value, "TIMESTAMP")
-    return exp.func("timezone", params.bind(timezone), exp.cast(value, "TIMESTAMPTZ"))
+        return params.dialect.timestamp(value)
+    return params.dialect.local_time(value, params.bind(timezone))
 
 
 def _window_input(model: Model, renderer: Renderer, member: Member, multiplied: set[str]):
@@ -413,11 +440,11 @@ def _window_input(model: Model, renderer: Renderer, member: Member, multiplied: 
     def aggregate(column: exp.Expression) -> exp.Expression:
         argument = exp.Distinct(expressions=[column]) if distinct else column
         return exp.func(function, argument)
-    return parse_sql(value).copy(), aggregate
+    return renderer.parse(value), aggregate
 
 
 def _window_condition(member: Member, range_start: exp.Expression,
-                      whole_range: bool) -> exp.Expression:
+                      whole_range: bool, dialect: Dialect = DUCKDB) -> exp.Expression:
     """Which rows' `__time` fall in the window of a bucket `[date_from, date_to]` (Cube's rules:
     offset `end` measures the trailing interval back from the bucket's end, exclusive; with no
     granularity the one bucket is the whole date range, widened by trailing and leading)."""
@@ -427,16 +454,13 @@ def _window_condition(member: Member, range_start: exp.Expression,
     date_to = exp.column("date_to", table="date_series", quoted=True)
 
     def shifted(moment: exp.Expression, interval: str, sign: type) -> exp.Expression:
-        amount = exp.cast(exp.Literal.string(duckdb_interval(parse_interval(interval))),
-                          "INTERVAL")
-        return sign(this=moment.copy(), expression=amount)
+        return sign(this=moment.copy(), expression=dialect.interval(parse_interval(interval)))
 
     if window.from_range_start:
         return exp.and_(exp.GTE(this=time, expression=range_start.copy()),
                         exp.LTE(this=time.copy(), expression=date_to), copy=False)
     if window.to_date is not None:
-        return exp.and_(exp.GTE(this=time, expression=exp.func(
-            "DATE_TRUNC", exp.Literal.string(window.to_date), date_from)),
+        return exp.and_(exp.GTE(this=time, expression=dialect.truncate(window.to_date, date_from)),
             exp.LTE(this=time.copy(), expression=date_to), copy=False)
     conditions = []
     at_start = window.offset == "start"
@@ -458,7 +482,14 @@ def _dimension_value(column: Column, renderer: Renderer, plan: Plan,
     value = renderer.expression(column.source)
     if column.granularity is not None:
         value = _truncated(value, column.source, column.granularity, plan.timezone, params)
+    elif column.source.type == "boolean":
+        value = params.dialect.boolean(value)
     return value
+
+
+def _measure_value(member: Member, value: exp.Expression, dialect: Dialect) -> exp.Expression:
+    """A measure's selected value (a `boolean` measure as a boolean)."""
+    return dialect.boolean(value) if member.type == "boolean" else value
 
 
 def _joined_rows(model: Model, plan: Plan, renderer: Renderer, params: _Params,
@@ -466,12 +497,12 @@ def _joined_rows(model: Model, plan: Plan, renderer: Renderer, params: _Params,
     """SELECT <expressions> FROM the join tree WHERE the query's row filters."""
     select = exp.select(*expressions).from_(_source(model, plan.root, renderer), copy=False)
     for step in plan.joins:
-        on = parse_sql(renderer.text(step.join.sql)).copy()
+        on = renderer.parse(renderer.text(step.join.sql))
         select = select.join(_source(model, step.joined, renderer), on=on, join_type="left", copy=False)
     where = _conditions(plan.where, renderer.expression, params, plan.timezone, plan.query.now)
-    where += [parse_sql(renderer.text(s.sql)).copy() for s in plan.segments]  # type: ignore
+    where += [renderer.parse(renderer.text(s.sql)) for s in plan.segments]  # type: ignore
     for measure in plan.measure_filter_members:
-        where += [parse_sql(renderer.text(f)).copy() for f in measure.filters]
+        where += [renderer.parse(renderer.text(f)) for f in measure.filters]
     select = renderer.sub_query_joins(select)
     return select.where(exp.and_(*where, copy=False), copy=False) if where else select
 
@@ -486,7 +517,8 @@ def _flat_select(model: Model, plan: Plan, renderer: Renderer, params: _Params) 
     """The single-SELECT shape: every measure is safe to aggregate over the join."""
     expressions = [exp.alias_(_dimension_value(c, renderer, plan, params), c.alias, quoted=True)
                    for c in plan.dimensions]
-    expressions += [exp.alias_(renderer.expression(c.source), c.alias, quoted=True)
+    expressions += [exp.alias_(_measure_value(c.source, renderer.expression(c.source),
+                                              params.dialect), c.alias, quoted=True)
                     for c in plan.measures]
     select = _joined_rows(model, plan, renderer, params, expressions)
     if plan.ungrouped:
@@ -511,11 +543,12 @@ def _keys_select(model: Model, plan: Plan, renderer: Renderer, params: _Params,
                 for c in plan.dimensions]
 
     safe = [m for m in leaves if m not in unsafe]
-    base = _joined_rows(model, plan, renderer, params, dimension_expressions(renderer) + [
-        exp.alias_(renderer.expression(m), alias_of[m.path], quoted=True) for m in safe])
     if not plan.dimensions and not safe:
+        # Nothing to compute over the join: one row for the multiplied cubes' totals to join to.
         base = exp.select(exp.alias_(exp.Literal.number(1), "__one", quoted=True))
     else:
+        base = _joined_rows(model, plan, renderer, params, dimension_expressions(renderer) + [
+            exp.alias_(renderer.expression(m), alias_of[m.path], quoted=True) for m in safe])
         base = _group_by_dimensions(base, len(plan.dimensions))
     parts = [base.subquery("q_0")]
     source_of = {m.path: "q_0" for m in safe}
@@ -531,10 +564,10 @@ def _keys_select(model: Model, plan: Plan, renderer: Renderer, params: _Params,
             exp.alias_(renderer.expression(key), alias, quoted=True)
             for key, alias in zip(cube.primary_keys, key_aliases)]).distinct(copy=False)
         # Re-read the cube under its own alias so each of its rows is aggregated once.
-        own = Renderer(model, set(), False)
+        own = Renderer(model, set(), False, dialect=params.dialect)
         joined_back = exp.and_(*[
-            exp.NullSafeEQ(this=exp.column(alias, table="keys", quoted=True),
-                           expression=own.expression(key))
+            params.dialect.null_safe_eq(exp.column(alias, table="keys", quoted=True),
+                                        own.expression(key))
             for key, alias in zip(cube.primary_keys, key_aliases)], copy=False)
         cube_measures = [m for m in unsafe if m.cube == cube_name]
         per_cube = exp.select(
@@ -549,19 +582,20 @@ def _keys_select(model: Model, plan: Plan, renderer: Renderer, params: _Params,
 
     leaf_columns = {path: f'{quote(source_of[path])}.{quote(alias)}'
                     for path, alias in alias_of.items()}
-    outside = Renderer(model, set(), False, overrides=leaf_columns)
+    outside = Renderer(model, set(), False, overrides=leaf_columns, dialect=params.dialect)
 
     def measure_value(member: Member) -> exp.Expression:
         return outside.expression(member)
 
     outer_columns = [exp.alias_(exp.column(a, table="q_0", quoted=True), a, quoted=True)
                      for a in dimension_aliases]
-    outer_columns += [exp.alias_(measure_value(c.source), c.alias, quoted=True)
+    outer_columns += [exp.alias_(_measure_value(c.source, measure_value(c.source),
+                                                params.dialect), c.alias, quoted=True)
                       for c in plan.measures]
     select = exp.select(*outer_columns).from_(parts[0], copy=False)
     for part in parts[1:]:
-        on = exp.and_(*[exp.NullSafeEQ(this=exp.column(a, table="q_0", quoted=True),
-                                       expression=exp.column(a, table=part.alias, quoted=True))
+        on = exp.and_(*[params.dialect.null_safe_eq(exp.column(a, table="q_0", quoted=True),
+                                                    exp.column(a, table=part.alias, quoted=True))
                         for a in dimension_aliases], copy=False) if dimension_aliases else exp.true()
         select = select.join(part, on=on, join_type="left", copy=False)
 
@@ -569,7 +603,7 @@ def _keys_select(model: Model, plan: Plan, renderer: Renderer, params: _Params,
     return select.where(exp.and_(*having, copy=False), copy=False) if having else select
 
 
-def _sub_query_select(model: Model, member: Member) -> exp.Select:
+def _sub_query_select(model: Model, member: Member, dialect: Dialect = DUCKDB) -> exp.Select:
     """SELECT <cube primary key>, <the dimension's measure SQL> over the cube and the cubes that
     SQL needs, grouped by the key."""
     from .errors import SchemaError
@@ -584,13 +618,13 @@ def _sub_query_select(model: Model, member: Member) -> exp.Select:
     root, steps = join_tree(model, list(dict.fromkeys(needed)))
     if root != member.cube:
         root, steps = member.cube, _steps_from(model, member.cube, needed)
-    inner = Renderer(model, multiplied_cubes(root, steps), prefix="sub_")
-    value = parse_sql(inner.text(member.sql)).copy()  # type: ignore[arg-type]
+    inner = Renderer(model, multiplied_cubes(root, steps), prefix="sub_", dialect=dialect)
+    value = inner.parse(inner.text(member.sql))  # type: ignore[arg-type]
     select = exp.select(*[exp.alias_(inner.expression(key), f"__pk_{i}", quoted=True)
                           for i, key in enumerate(cube.primary_keys)],
                         exp.alias_(value, "value", quoted=True)).from_(_source(model, root, inner), copy=False)
     for step in steps:
-        on = parse_sql(inner.text(step.join.sql)).copy()
+        on = inner.parse(inner.text(step.join.sql))
         select = select.join(_source(model, step.joined, inner), on=on, join_type="left", copy=False)
     return _group_by_dimensions(select, len(cube.primary_keys))
 
@@ -613,9 +647,10 @@ def _source(model: Model, cube_name: str, renderer: Renderer) -> exp.Expression:
     cube = model.cubes[cube_name]
     alias = exp.to_identifier(renderer.alias_of(cube_name), quoted=True)
     if cube.sql_table is not None:
-        table = sqlglot.parse_one(cube.sql_table, into=exp.Table, dialect=DIALECT)
+        table = sqlglot.parse_one(cube.sql_table, into=exp.Table,
+                                  dialect=renderer.dialect.model_sql)
         return exp.alias_(table, alias, table=True)
-    body = parse_sql(renderer.text(cube.sql)).copy()  # type: ignore[arg-type]
+    body = renderer.parse(renderer.text(cube.sql))  # type: ignore[arg-type]
     return body.subquery(alias)
 
 
@@ -628,31 +663,22 @@ def _truncated(value: exp.Expression, member: Member, granularity: str, timezone
     """The start of `granularity` containing `value`, in the query's time zone (no per-row
     conversion when that zone is UTC). Custom granularities bucket from their origin, or shift
     by their offset."""
-    if timezone == "UTC":
-        local = exp.cast(value, "TIMESTAMP")
-    else:
-        local = exp.func("timezone", params.bind(timezone), exp.cast(value, "TIMESTAMPTZ"))
+    dialect = params.dialect
+    local = _local_time(value, timezone, params)
     custom = next((g for g in member.granularities if g.name == granularity), None)
     if custom is None:
-        return exp.func("DATE_TRUNC", exp.Literal.string(granularity), local)
+        return dialect.truncate(granularity, local)
     parts = parse_interval(custom.interval)
-    interval = exp.cast(exp.Literal.string(duckdb_interval(parts)), "INTERVAL")
     if custom.origin is not None:
-        origin = parse_instant_local(custom.origin)
-        return exp.func("time_bucket", interval, local,
-                        exp.cast(exp.Literal.string(origin), "TIMESTAMP"))
-    offset = (exp.cast(exp.Literal.string(duckdb_interval(parse_interval(custom.offset))),
-                       "INTERVAL") if custom.offset else None)
+        return dialect.bucket(parts, local, parse_instant_local(custom.origin))
+    offset = parse_interval(custom.offset) if custom.offset else None
     if len(parts) == 1 and parts[0][0] == 1:
         unit = parts[0][1]
         if offset is None:
-            return exp.func("DATE_TRUNC", exp.Literal.string(unit), local)
-        shifted = exp.func("DATE_TRUNC", exp.Literal.string(unit), exp.Sub(this=local, expression=offset))
-        return exp.Add(this=shifted, expression=offset.copy())
-    origin_value: exp.Expression = exp.cast(exp.Literal.string(_DEFAULT_ORIGIN), "TIMESTAMP")
-    if offset is not None:
-        origin_value = exp.Add(this=origin_value, expression=offset)
-    return exp.func("time_bucket", interval, local, origin_value)
+            return dialect.truncate(unit, local)
+        shifted = dialect.truncate(unit, exp.Sub(this=local, expression=dialect.interval(offset)))
+        return exp.Add(this=shifted, expression=dialect.interval(offset))
+    return dialect.bucket(parts, local, _DEFAULT_ORIGIN, offset)
 
 
 def parse_instant_local(text: str) -> str:
@@ -727,7 +753,8 @@ def _leaf(f: PlannedFilter, value_of: ValueOf, params: _Params, timezone: str,
     if op in _LIKE_PATTERNS:
         negate = op.startswith("not")
         prefix, suffix = _LIKE_PATTERNS[op]
-        tests = [_ilike(column.copy(), params.bind(_escape_like(v)), prefix, suffix, negate)
+        tests = [_ilike(column.copy(), params.bind(_escape_like(v)), prefix, suffix, negate,
+                        params.dialect)
                  for v in non_null]
         combined = exp.and_(*tests, copy=False) if negate else exp.or_(*tests, copy=False)
         if negate != has_null:
@@ -773,12 +800,10 @@ def _escape_like(value: str) -> str:
 
 
 def _ilike(column: exp.Expression, value: exp.Expression, prefix: str, suffix: str,
-           negate: bool) -> exp.Expression:
+           negate: bool, dialect: Dialect = DUCKDB) -> exp.Expression:
     pattern: exp.Expression = value
     if prefix:
         pattern = exp.DPipe(this=exp.Literal.string(prefix), expression=pattern)
     if suffix:
         pattern = exp.DPipe(this=pattern, expression=exp.Literal.string(suffix))
-    test = exp.Escape(this=exp.ILike(this=column, expression=pattern),
-                      expression=exp.Literal.string("\\"))
-    return exp.not_(test) if negate else test
+    return dialect.ilike(column, pattern, negate)

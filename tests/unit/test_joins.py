@@ -266,3 +266,19 @@ def test_sub_query_dimension_does_not_join_its_measure_cube_into_the_query(engin
 def test_view_dimensions_are_never_primary_keys(engine):
     sales = next(c for c in engine.meta()["cubes"] if c["name"] == "Sales")
     assert all(d["primaryKey"] is False and d["public"] for d in sales["dimensions"])
+
+
+def test_multiplied_measure_alone_filtered_on_the_fanning_cube(engine):
+    query = {"measures": ["Customers.totalCredit"],
+             "filters": [{"member": "Orders.status", "operator": "equals", "values": ["paid"]}]}
+    # Customers 1 (100) and 2 (50) have paid orders; each counts once.
+    assert answer(engine, query) == [("150",)]
+
+
+def test_time_dimension_without_granularity_or_range_still_joins_its_cube():
+    from pathlib import Path
+    conformance = Path(__file__).parent.parent / "conformance"
+    shop = Engine(models=conformance / "model", database=conformance / "data")
+    sql = shop.sql({"measures": ["Users.count"],
+                    "timeDimensions": [{"dimension": "Orders.createdAt"}]})["sql"]["sql"][0]
+    assert 'FROM orders AS "orders" LEFT JOIN users AS "users"' in sql

@@ -146,3 +146,10 @@ def test_member_sql_that_cannot_be_read_fails_at_load(tmp_path):
     with pytest.raises(ModelError, match=r"model.yml:11: cube 'Orders' measure 'total': SQL could "
                                          r"not be read"):
         Engine(models=write(tmp_path, broken))
+
+
+def test_member_sql_naming_another_cube_directly_is_refused(tmp_path):
+    broken = VALID.replace("sql: amount", "sql: \"{Users}.amount\"")
+    with pytest.raises(ModelError, match=r"Member 'Orders.total' references foreign cubes: Users. "
+                                         r"Please split and move this definition"):
+        load_model(write(tmp_path, broken))
