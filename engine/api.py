@@ -25,7 +25,8 @@ from . import dates
 from .cache import (CACHE_MODES, ContinueWait, QueryQueue, RefreshKeys, ResultCache,
                     cache_key_query, current_stats, shared_queue)
 from .errors import CubeError, QueryError
-from .execute import Execution, connect
+from .backends import Backend, open_backend
+from .execute import Execution
 from .meta import build_meta
 from .model import Model
 from .naming import member_alias
@@ -88,9 +89,12 @@ class Engine:
                  query_timeout: float | None = None,
                  tenant: str = "default",
                  queue: QueryQueue | None = None,
-                 refresh_clock: Callable[[], float] | None = None):
+                 refresh_clock: Callable[[], float] | None = None,
+                 backend: Backend | str | None = None):
         self._store = models if isinstance(models, ModelStore) else ModelStore(models)
-        self.connection = connect(database, threads)
+        # Where queries run: DuckDB (default), "chdb", "clickhouse://..." or a Backend.
+        self.backend = open_backend(backend, database, threads)
+        self.connection = self.backend.connection
         if now is None:
             self._clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
         elif callable(now):
@@ -200,7 +204,7 @@ class Engine:
         """A cube's `refresh_key.sql`, under the same hard timeout as queries."""
         execution = Execution(self.query_timeout)
         try:
-            return execution.run(self.connection, sql, [])
+            return execution.run(self.connection, self.backend.model_sql(sql), [])
         finally:
             execution.finish()
 
@@ -229,7 +233,8 @@ class Engine:
     def _prepare(self, query: Query, model: Model | None = None) -> _Prepared:
         model = model or self.model
         plan = build_plan(model, query)
-        return _Prepared(query, plan, compile_plan(model, plan, total=bool(query.total)))
+        return _Prepared(query, plan, compile_plan(model, plan, total=bool(query.total),
+                                                   dialect=self.backend.dialect))
 
     def _execute(self, kind: str, queries: list[Query], prepared: list[_Prepared],
                  query_type: str | None, execution: Execution) -> dict:
@@ -320,7 +325,7 @@ class Engine:
             "lastRefreshTime": refreshed,
             "annotation": annotation(plan),
             "dataSource": "default",
-            "dbType": "duckdb",
+            "dbType": self.backend.db_type,
             "external": False,
             "slowQuery": False,
         }

@@ -82,6 +82,14 @@ def parser() -> argparse.ArgumentParser:
     data.add_argument("--tenants", type=Path, default=None,
                       help="directory of tenants: tenant X (the token's appId) reads X.duckdb "
                            "or the Parquet/CSV folder X/")
+    serve.add_argument("--backend", default=os.environ.get("DUCKCUBE_BACKEND", "duckdb"),
+                       metavar="duckdb|chdb|clickhouse://user:pass@host:8123/db",
+                       help="where queries run: duckdb (default); chdb, embedded ClickHouse over "
+                            "the same --db / --tenants inputs; or a ClickHouse server, which "
+                            "holds its own data")
+    serve.add_argument("--tenant-databases", action="store_true",
+                       help="with --backend clickhouse://...: tenant X (the token's appId) reads "
+                            "the database X of that server (GitLab: gitlab_project_<id>)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=4000)
     serve.add_argument("--now", default=os.environ.get("DUCKCUBE_NOW"),
@@ -123,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s duckcube %(message)s")
     from .gitlab import TokenFileError, TokenStore
-    from .tenants import Tenants
+    from .backends import open_backend
+    from .tenants import DatabaseTenants, Tenants
 
     now = parse_instant(args.now) if args.now else None
     options = dict(now=now, cache=ResultCache() if not args.no_cache else False,
@@ -131,18 +140,35 @@ def main(argv: list[str] | None = None) -> int:
                    queue=shared_queue())
     try:
         store = ModelStore(args.models or _default_models(), watch=args.dev)
-        if args.tenants:
+        on_server = args.backend.startswith("clickhouse")
+        if on_server and (args.db or args.tenants):
+            raise ModelError("a ClickHouse server holds its own data: no --db / --tenants")
+        if args.tenant_databases and not on_server:
+            raise ModelError("--tenant-databases needs --backend clickhouse://...")
+        server = open_backend(args.backend) if on_server else None
+        if server is not None and args.tenant_databases:
+            def make_server_engine(name: str, database: str) -> Engine:
+                return Engine(models=store, backend=server.for_tenant(database), tenant=name,
+                              **options)
+            backend = DatabaseTenants(server, make_server_engine, model_store=store)
+            data = f"ClickHouse {server.target}: one database per appId"
+        elif server is not None:
+            backend = Engine(models=store, backend=server, **options)
+            data = f"ClickHouse {server.target}"
+        elif args.tenants:
             def make_engine(name: str, source: Path) -> Engine:
-                return Engine(models=store, database=source, tenant=name, **options)
+                return Engine(models=store, database=source, tenant=name, backend=args.backend,
+                              **options)
             backend = Tenants.directory(args.tenants, make_engine, model_store=store)
-            data = f"tenants from {args.tenants}/ (X.duckdb or X/ per appId)"
+            data = f"tenants from {args.tenants}/ (X.duckdb or X/ per appId), {args.backend}"
         else:
             database = args.db if args.db else sample_database(
                 (now or datetime.now(timezone.utc)).date())
-            backend = Engine(models=store, database=database, **options)
-            data = f"database {args.db}" if args.db else "the shipped sample data"
+            backend = Engine(models=store, database=database, backend=args.backend, **options)
+            data = (f"database {args.db}" if args.db else "the shipped sample data") + \
+                f", {args.backend}"
         tokens = TokenStore(args.gitlab_tokens) if args.gitlab_tokens else None
-    except (ModelError, FileNotFoundError, TokenFileError) as exc:
+    except (ModelError, FileNotFoundError, TokenFileError, ValueError) as exc:
         print(f"duckcube: {exc}", file=sys.stderr)
         return 2
 

@@ -124,3 +124,18 @@ class Tenants:
 def _shown(name: Any) -> str:
     text = repr(name) if not isinstance(name, str) else f"'{name}'"
     return text if len(text) <= 80 else text[:77] + "...'"
+
+
+class DatabaseTenants(Tenants):
+    """Tenants as the databases of one ClickHouse server (GitLab: `gitlab_project_<id>`):
+    tenant X reads database X; `make_engine(name, name)` opens its engine."""
+
+    def __init__(self, server, make_engine: Callable[[str, Any], Engine],
+                 model_store: ModelStore | None = None):
+        super().__init__(make_engine=make_engine, model_store=model_store)
+        self.server = server
+
+    def source(self, name: Any):
+        if not isinstance(name, str) or not TENANT_NAME.match(name):
+            return None
+        return name if name in self.server.databases() else None
