@@ -11,9 +11,13 @@ Bad input raises `CubeError` (its `.status` and `.body` are what the HTTP API an
 from __future__ import annotations
 
 import copy
+import dataclasses
+import inspect
 import itertools
 import json
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,7 +37,7 @@ from .naming import member_alias
 from .plan import Plan, filter_members, build_plan
 from .query import Query, normalize_query, parse_query_param
 from .results import annotation, compact, shape_rows
-from .sqlgen import CompiledQuery, compile_plan
+from .sqlgen import CompiledQuery, compile_plan, leaf_measures
 from .transformed import transformed_query
 from .reload import ModelStore
 
@@ -58,6 +62,58 @@ class _Prepared:
     compiled: CompiledQuery
 
 
+# `compile_plan(..., keys_not_null=...)` (COUNT(*) for cubes whose primary key is proven
+# non-null) is passed only by a compiler that takes it.
+_COMPILE_TAKES_KEYS = "keys_not_null" in inspect.signature(compile_plan).parameters
+
+COMPILE_CACHE_SIZE = 512
+
+
+@dataclass
+class _Compiled:
+    """A cached compile: the plan and SQL of one normalized query. `clock` is the `now` the SQL
+    was compiled against when it depends on it (see `_clock_dependent`), else None."""
+
+    plan: Plan
+    compiled: CompiledQuery
+    clock: datetime | None
+
+
+class _ModelState:
+    """What an engine derives from one model object and keeps exactly as long as that model is
+    the one served (a reload or `engine.model = ...` starts a fresh state, so no SQL compiled
+    for an old model is ever reused): the compiled queries, least recently used dropped past
+    `size`, and which cubes' primary keys the data proves non-null (`Backend.keys_not_null`)."""
+
+    def __init__(self, model: Model, size: int):
+        self.model = model
+        self.size = size
+        self.compiled: OrderedDict[tuple, _Compiled] = OrderedDict()
+        self.keys_not_null: dict[str, bool] = {}
+        self.lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key: tuple, now: datetime | None) -> _Compiled | None:
+        """The entry for `key` if it holds for a query resolved against `now`."""
+        with self.lock:
+            entry = self.compiled.get(key)
+            if entry is None or (entry.clock is not None and entry.clock != now):
+                self.misses += 1
+                return None
+            self.compiled.move_to_end(key)
+            self.hits += 1
+            return entry
+
+    def put(self, key: tuple, entry: _Compiled) -> None:
+        if self.size <= 0:
+            return
+        with self.lock:
+            self.compiled[key] = entry
+            self.compiled.move_to_end(key)
+            while len(self.compiled) > self.size:
+                self.compiled.popitem(last=False)
+
+
 class Engine:
     """Cube's REST API over YAML models and a DuckDB database, in process.
 
@@ -78,6 +134,14 @@ class Engine:
                     `load` asked again picks its result up. None: wait as long as it takes.
     query_timeout:  seconds after which a running query is interrupted (`QueryTimeout`, 400).
     tenant:         a name for this engine's data in cache keys and logs.
+
+    Performance:
+
+    compile_cache:  how many compiled queries (plan + SQL + parameters) to keep, least recently
+                    used dropped first; 0 compiles every query afresh. A repeated query then
+                    skips planning and SQL generation (about 1.7 ms of a 3 ms small query).
+    memory_limit:   DuckDB's memory limit (`"1GB"`, `"512MB"`); None keeps DuckDB's default
+                    (80% of RAM). Ignored by the ClickHouse backends.
     """
 
     def __init__(self, models: str | Path | Model | ModelStore = "cubes",
@@ -90,10 +154,12 @@ class Engine:
                  tenant: str = "default",
                  queue: QueryQueue | None = None,
                  refresh_clock: Callable[[], float] | None = None,
-                 backend: Backend | str | None = None):
+                 backend: Backend | str | None = None,
+                 compile_cache: int = COMPILE_CACHE_SIZE,
+                 memory_limit: str | None = None):
         self._store = models if isinstance(models, ModelStore) else ModelStore(models)
         # Where queries run: DuckDB (default), "chdb", "clickhouse://..." or a Backend.
-        self.backend = open_backend(backend, database, threads)
+        self.backend = open_backend(backend, database, threads, memory_limit=memory_limit)
         self.connection = self.backend.connection
         if now is None:
             self._clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
@@ -110,6 +176,9 @@ class Engine:
         self._queue = queue
         self._refresh = RefreshKeys(self._run_refresh_sql, refresh_clock or time.time)
         self._scope = (tenant, next(_ENGINE_IDS))  # cache keys never cross engines
+        self._compile_cache = compile_cache
+        self._state = _ModelState(self._store.model, compile_cache)
+        self._state_lock = threading.Lock()
 
     def now(self) -> datetime:
         return self._clock()
@@ -186,7 +255,7 @@ class Engine:
         body = {
             "queryType": kind,
             "normalizedQueries": normalized,
-            "queryOrder": [p.plan.requested_order for p in prepared],
+            "queryOrder": [dict(p.plan.requested_order) for p in prepared],
             "transformedQueries": [transformed_query(model, p.plan) for p in prepared],
             "pivotQuery": pivot,
         }
@@ -230,11 +299,82 @@ class Engine:
         except dates.DateParseError as exc:
             raise QueryError(str(exc)) from None
 
+    def _model_state(self, model: Model) -> _ModelState:
+        """The compile cache and key facts of `model` (a fresh, empty one when it changed)."""
+        state = self._state
+        if state.model is not model:
+            with self._state_lock:
+                state = self._state
+                if state.model is not model:
+                    state = self._state = _ModelState(model, self._compile_cache)
+        return state
+
     def _prepare(self, query: Query, model: Model | None = None) -> _Prepared:
+        """Plan and compile `query`, or take both from the compile cache.
+
+        The cache key is the whole normalized query (`_compile_key`) with its values, not a
+        values-free shape with the values bound afresh: parameters are derived inside compile
+        (date bounds turned into UTC instants, LIKE patterns escaped, numbers cast, NULLs made
+        IS NULL), so a shape key would need a recipe per parameter to rebuild them. Relative date
+        ranges are resolved during normalization, so "This week" is keyed by the bounds it
+        resolved to and a new week compiles anew. Model changes start an empty cache
+        (`_model_state`); the dialect is fixed per engine but keyed anyway. The key-nullness
+        facts (`_keys_not_null`) are fixed per model state and computed before an entry is
+        compiled, so an entry always holds the facts in force."""
         model = model or self.model
+        state = self._model_state(model)
+        key = _compile_key(query, self.backend.dialect.name)
+        entry = state.get(key, query.now)
+        if entry is not None:
+            # The plan carries the query it was made for; this one differs at most in what
+            # compile does not read (`given`, `now`), and the echo comes from this one.
+            return _Prepared(query, dataclasses.replace(entry.plan, query=query), entry.compiled)
         plan = build_plan(model, query)
-        return _Prepared(query, plan, compile_plan(model, plan, total=bool(query.total),
-                                                   dialect=self.backend.dialect))
+        options: dict[str, Any] = {}
+        if _COMPILE_TAKES_KEYS:
+            options["keys_not_null"] = self._keys_not_null(state, plan)
+        compiled = compile_plan(model, plan, total=bool(query.total),
+                                dialect=self.backend.dialect, **options)
+        state.put(key, _Compiled(plan, compiled,
+                                 query.now if _clock_dependent(plan) else None))
+        return _Prepared(query, plan, compiled)
+
+    def keys_not_null(self, cubes: list[str] | None = None) -> frozenset[str]:
+        """Which of `cubes` (default: every cube of the model) have a primary key the data
+        proves holds no NULL, so the compiler may count their rows with COUNT(*).
+
+        Proven lazily, once per cube per model (`Backend.keys_not_null` reads DuckDB's column
+        statistics, about 2 ms per cube, never a scan; ClickHouse proves nothing) and not
+        re-checked while that model is served; a model reload proves afresh. A NULL primary key
+        arriving in the data in between is not noticed: a primary key with NULLs is a broken
+        model (Cube's counts and joins take keys to identify rows, and `duckcube check` reports
+        it), and the counts of such a cube may then include its NULL-key rows."""
+        return self._proven_keys(self._model_state(self.model), cubes)
+
+    def _proven_keys(self, state: _ModelState, cubes: Any) -> frozenset[str]:
+        wanted = sorted(c for c in (state.model.cubes if cubes is None else cubes)
+                        if c in state.model.cubes)
+        unknown = [c for c in wanted if c not in state.keys_not_null]
+        if unknown:
+            proven = self.backend.keys_not_null(state.model, unknown)
+            with state.lock:
+                for cube in unknown:
+                    state.keys_not_null[cube] = cube in proven
+        return frozenset(c for c in wanted if state.keys_not_null[c])
+
+    def _keys_not_null(self, state: _ModelState, plan: Plan) -> frozenset[str]:
+        """The cubes `plan` reads or counts whose primary key is proven non-null."""
+        cubes = set(plan.cubes())
+        for column in plan.measures:
+            cubes.update(leaf.cube for leaf in leaf_measures(state.model, column.member))
+        return self._proven_keys(state, cubes)
+
+    def compile_cache_info(self) -> dict:
+        """The compile cache of the current model: `hits`, `misses`, `size` (entries), `limit`."""
+        state = self._model_state(self.model)
+        with state.lock:
+            return {"hits": state.hits, "misses": state.misses, "size": len(state.compiled),
+                    "limit": state.size}
 
     def _execute(self, kind: str, queries: list[Query], prepared: list[_Prepared],
                  query_type: str | None, execution: Execution) -> dict:
@@ -340,7 +480,8 @@ class Engine:
         plan, compiled = prepared.plan, prepared.compiled
         body: dict[str, Any] = {
             "external": False,
-            "sql": [compiled.sql, compiled.params],
+            # Copies: the compiled query is cached and shared, the body is the caller's.
+            "sql": [compiled.sql, list(compiled.params)],
             "lambdaQueries": {},
         }
         if plan.query.time_dimensions:
@@ -350,12 +491,12 @@ class Engine:
                                           + "_" + (first.granularity or "day"))
             body["timeDimensionField"] = first.dimension
         body.update({
-            "order": plan.requested_order,
+            "order": dict(plan.requested_order),
             # One refresh-key query per cube the SQL reads, as Cube lists them.
             "cacheKeyQueries": [cache_key_query(_refresh_key(model, c)) for c in plan.cubes()],
             "preAggregations": [],
             "dataSource": "default",
-            "aliasNameToMember": compiled.aliases,
+            "aliasNameToMember": dict(compiled.aliases),
             "canUseTransformedQuery": transformed_query(model, plan),
             "memberNames": _member_names(model, plan),
         })
@@ -365,6 +506,45 @@ class Engine:
 def _refresh_key(model: Model, cube: str) -> dict | None:
     found = model.cubes.get(cube)
     return found.refresh_key if found is not None else None
+
+
+# Every field of a normalized query but the clock and the raw request: what plan and compile
+# read (and, to stay safe when a field is added, everything else a query says).
+_KEY_FIELDS = tuple(f.name for f in dataclasses.fields(Query) if f.name not in ("now", "given"))
+
+
+def _freeze(value: Any) -> Any:
+    """Lists (of lists) as tuples, so a query's fields can key a dict. Filters, time
+    dimensions and order items are frozen dataclasses of tuples already."""
+    if isinstance(value, list):
+        return tuple(_freeze(item) for item in value)
+    return value
+
+
+def _compile_key(query: Query, dialect: str) -> tuple:
+    """What the compile of `query` depends on besides the model: its normalized fields with
+    their resolved values (date ranges as absolute bounds), and the dialect."""
+    return (dialect,) + tuple(_freeze(getattr(query, name)) for name in _KEY_FIELDS)
+
+
+_DATE_OPERATORS = ("inDateRange", "notInDateRange", "onTheDate", "beforeDate", "beforeOrOnDate",
+                   "afterDate", "afterOrOnDate")
+_COMPARISONS = ("gt", "gte", "lt", "lte")
+
+
+def _clock_dependent(plan: Plan) -> bool:
+    """Whether the plan's SQL depends on the clock: a date filter value that normalization left
+    relative (`beforeDate ["yesterday", ...]`, `gt ["today"]` on a time dimension) is resolved
+    against `now` while compiling, so a cached compile is good only for that same `now`."""
+    def relative(node: Any) -> bool:
+        if not hasattr(node, "operator"):
+            return any(relative(item) for item in node.items)
+        if node.operator in _DATE_OPERATORS or (node.operator in _COMPARISONS
+                                                and node.member.type == "time"):
+            return any(isinstance(v, str) and not dates.is_absolute(v)
+                       for v in node.values or ())
+        return False
+    return any(relative(node) for node in list(plan.where) + list(plan.having))
 
 
 def _query_key(prepared: _Prepared) -> str:

@@ -49,6 +49,7 @@ __all__ = [
     "date_filter_bound",
     "local_to_utc",
     "is_valid_timezone",
+    "is_absolute",
 ]
 
 _UTC = _timezone.utc
@@ -143,6 +144,16 @@ def date_filter_bound(value: str, side: Literal["from", "to"], timezone: str, no
     else:
         wall = _settle(wall, tz)
     return _fmt(wall)
+
+
+def is_absolute(value: str) -> bool:
+    """Whether a date filter value names a fixed date or time (ISO-8601) rather than one relative
+    to the clock (`yesterday`, `last week`): the gateway's test, which `date_filter_bound` uses.
+
+    >>> is_absolute("2024-01-15"), is_absolute("2024-01-15T10:00:00Z"), is_absolute("yesterday")
+    (True, True, False)
+    """
+    return _ABSOLUTE_RE.match(value) is not None
 
 
 def local_to_utc(local: str, timezone: str) -> datetime:

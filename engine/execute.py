@@ -25,7 +25,8 @@ _TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def connect(database: str | Path | duckdb.DuckDBPyConnection | None,
-            threads: int | None = 1) -> duckdb.DuckDBPyConnection:
+            threads: int | None = 1,
+            memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
     """A connection over `database`: a DuckDB file (opened read-only), a directory whose
     `*.parquet` / `*.csv` files are loaded as tables named by file stem, an open connection, or
     None for an empty in-memory database.
@@ -33,24 +34,54 @@ def connect(database: str | Path | duckdb.DuckDBPyConnection | None,
     `threads=1` (the default) makes DuckDB answer deterministically: rows that tie in the ORDER
     BY come out in first-seen order, run after run, as on real Cube's DuckDB. More threads are
     faster on large data but order ties differently from one run to the next; None keeps
-    DuckDB's own setting (one thread per core)."""
+    DuckDB's own setting (one thread per core).
+
+    `memory_limit` (`"1GB"`, `"512MB"`: DuckDB's size syntax) caps the memory DuckDB's buffer
+    manager uses for data and intermediate results; operators past it spill to a temporary
+    directory or fail. None keeps DuckDB's default, 80% of the machine's RAM, which lets a
+    process answering queries on 100M rows grow to several GB before DuckDB evicts anything.
+    On an open connection passed in, the setting applies to that connection's database."""
+    # Set at open, so the limit already holds while a directory's files load into memory.
+    config = {"memory_limit": _size(memory_limit)} if memory_limit is not None else {}
     if isinstance(database, duckdb.DuckDBPyConnection):
         con = database
     elif database is None:
-        con = duckdb.connect(":memory:")
+        con = _open(":memory:", config)
     else:
         path = Path(database)
         if path.is_dir():
-            con = duckdb.connect(":memory:")
+            con = _open(":memory:", config)
             attach_directory(con, path)
         elif path.exists():
-            con = duckdb.connect(str(path), read_only=True)
+            con = _open(str(path), config, read_only=True)
         else:
             raise ModelError(f"database not found: {path}")
     con.execute("SET TimeZone = 'UTC'")
     if threads is not None:
         con.execute(f"SET threads = {int(threads)}")
+    if memory_limit is not None and con is database:
+        try:
+            con.execute(f"SET memory_limit = '{config['memory_limit']}'")
+        except duckdb.Error as exc:
+            raise ModelError(f"memory_limit {memory_limit!r}: {exc}") from None
     return con
+
+
+def _open(path: str, config: dict, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(path, read_only=read_only, config=config)
+    except duckdb.Error as exc:  # an unreadable setting value ("1 parsecs")
+        raise ModelError(f"cannot open DuckDB with {config}: {exc}") from None
+
+
+_SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*[A-Za-z]*\s*$")
+
+
+def _size(value: str) -> str:
+    """A memory size as DuckDB reads it (`1GB`, `512 MiB`), checked before it goes into SQL."""
+    if not isinstance(value, str) or not _SIZE.match(value):
+        raise ModelError(f"memory_limit must be a size like '1GB' or '512MB', not {value!r}")
+    return value.strip()
 
 
 def attach_directory(con: duckdb.DuckDBPyConnection, directory: Path) -> list[str]:
