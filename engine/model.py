@@ -396,6 +396,8 @@ class Model:
 
     cubes: dict[str, Cube]
     directory: Path | None = None
+    # Breadth-first join searches from a cube, filled in by `plan` as queries need them.
+    join_paths: dict = field(default_factory=dict, repr=False, compare=False)
 
     def joins_from(self, cube: str) -> dict[str, Join]:
         return self.cubes[cube].joins

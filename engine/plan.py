@@ -369,22 +369,34 @@ def _tree_from(model: Model, root: str, cubes: list[str]) -> list[JoinStep] | No
 
 def _shortest_path(model: Model, source: str, target: str) -> list[JoinStep] | None:
     """Fewest joins from `source` to `target`, following joins in their declared direction."""
+    previous = _paths_from(model, source)
+    if target not in previous:
+        return None
+    path = []
+    step = previous[target]
+    while step is not None:
+        path.append(step)
+        step = previous[step.owner]
+    return list(reversed(path))
+
+
+def _paths_from(model: Model, source: str) -> dict[str, JoinStep | None]:
+    """Breadth-first search over the join graph from `source`: for every reachable cube, the
+    step that first reached it. Computed once per model and source (`Model.join_paths`): on
+    the 200-cube model a search per query and target was 7% of compile time."""
+    cached = model.join_paths.get(source)
+    if cached is not None:
+        return cached
     previous: dict[str, JoinStep | None] = {source: None}
     queue = deque([source])
     while queue:
         current = queue.popleft()
-        if current == target:
-            path = []
-            step = previous[current]
-            while step is not None:
-                path.append(step)
-                step = previous[step.owner]
-            return list(reversed(path))
         for name, join in model.joins_from(current).items():
             if name not in previous:
                 previous[name] = JoinStep(current, name, join, name)
                 queue.append(name)
-    return None
+    model.join_paths[source] = previous
+    return previous
 
 
 def multiplied_cubes(root: str, steps: list[JoinStep]) -> set[str]:
