@@ -486,6 +486,7 @@ def _parse_iso(value: str) -> tuple[datetime, timedelta | None] | None:
     return wall, sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
 
 
+@functools.lru_cache(maxsize=4096)  # pure; the same bounds come back query after query (0.03 ms each)
 def _array_bound(value: str, side: str) -> str:
     """One element of a dateRange array, as Cube's ``resolveDateRange`` normalises it:
     'YYYY-MM-DD' -> that day's start/end; anything else -> ``moment.utc(s)`` wall clock (so an
