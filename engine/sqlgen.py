@@ -1,8 +1,9 @@
 """Plan -> one sqlglot SELECT expression plus its bound parameters.
 
-Model SQL (trusted, written by the model's author) is rendered with cube aliases and parsed into
-sqlglot expressions; every value that came with the request is a placeholder whose value sits
-in the parameter list, in placeholder order. Time values are compared as UTC TIMESTAMPs so DuckDB
+Model SQL (trusted, written by the model's author) is rendered with cube aliases and placed in
+the query as SQL already rendered in the output dialect (`Dialect.fragment`: parsed and rendered
+once per text, so a query parses and copies no model SQL); every value that came with the request
+is a placeholder whose value sits in the parameter list, in placeholder order. Time values are compared as UTC TIMESTAMPs so DuckDB
 can skip row groups, and time zones are applied only when the query is not in UTC.
 
 The query is built once; where databases spell the same meaning differently (time zones, date
