@@ -140,8 +140,9 @@ class Engine:
     compile_cache:  how many compiled queries (plan + SQL + parameters) to keep, least recently
                     used dropped first; 0 compiles every query afresh. A repeated query then
                     skips planning and SQL generation (about 1.7 ms of a 3 ms small query).
-    memory_limit:   DuckDB's memory limit (`"1GB"`, `"512MB"`); None keeps DuckDB's default
-                    (80% of RAM). Ignored by the ClickHouse backends.
+    memory_limit:   DuckDB's memory limit (`"1GB"`, `"512MB"`); `"auto"` (default) is 1GB for a
+                    database the engine opens and leaves a connection passed in alone; None
+                    keeps DuckDB's default (80% of RAM). Ignored by the ClickHouse backends.
     """
 
     def __init__(self, models: str | Path | Model | ModelStore = "cubes",
@@ -156,7 +157,7 @@ class Engine:
                  refresh_clock: Callable[[], float] | None = None,
                  backend: Backend | str | None = None,
                  compile_cache: int = COMPILE_CACHE_SIZE,
-                 memory_limit: str | None = None):
+                 memory_limit: str | None = "auto"):
         self._store = models if isinstance(models, ModelStore) else ModelStore(models)
         # Where queries run: DuckDB (default), "chdb", "clickhouse://..." or a Backend.
         self.backend = open_backend(backend, database, threads, memory_limit=memory_limit)

@@ -107,7 +107,7 @@ class DuckDBBackend(Backend):
     dialect = DUCKDB
 
     def __init__(self, database: str | Path | duckdb.DuckDBPyConnection | None = None,
-                 threads: int | None = 1, memory_limit: str | None = None):
+                 threads: int | None = 1, memory_limit: str | None = "auto"):
         from .execute import connect
         self.connection = connect(database, threads, memory_limit)
 
@@ -512,7 +512,7 @@ BACKENDS = ("duckdb", "chdb", "clickhouse://user:password@host:8123/database")
 
 
 def open_backend(spec: str | Backend | None = None, database: Any = None,
-                 threads: int | None = 1, memory_limit: str | None = None) -> Backend:
+                 threads: int | None = 1, memory_limit: str | None = "auto") -> Backend:
     """The backend `spec` names (`duckdb`, the default; `chdb`; a `clickhouse://` URL) over
     `database` (DuckDB and chDB: the data inputs; a ClickHouse server has its data already).
     `memory_limit` is DuckDB's (see `engine.execute.connect`); the others ignore it."""

@@ -23,10 +23,17 @@ from .errors import DatabaseError, ModelError
 
 _TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
+# What `memory_limit="auto"` (the default) gives a database the engine opens itself. With
+# DuckDB's own default (80% of RAM) the buffer cache of a process answering the benchmark's
+# queries on 100M rows grew to 1.8 GB (threads=1) and 2.0 GB (all cores), and `duckcube serve`
+# with 8 clients to 4.3 GB; capped at 1GB the same sequence peaked at 1.4 GB with no query
+# slower (heavier operators spill to `<database>.tmp`). bench/README.md has the figures.
+AUTO_MEMORY_LIMIT = "1GB"
+
 
 def connect(database: str | Path | duckdb.DuckDBPyConnection | None,
             threads: int | None = 1,
-            memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+            memory_limit: str | None = "auto") -> duckdb.DuckDBPyConnection:
     """A connection over `database`: a DuckDB file (opened read-only), a directory whose
     `*.parquet` / `*.csv` files are loaded as tables named by file stem, an open connection, or
     None for an empty in-memory database.
@@ -40,7 +47,10 @@ def connect(database: str | Path | duckdb.DuckDBPyConnection | None,
     manager uses for data and intermediate results; operators past it spill to a temporary
     directory or fail. None keeps DuckDB's default, 80% of the machine's RAM, which lets a
     process answering queries on 100M rows grow to several GB before DuckDB evicts anything.
-    On an open connection passed in, the setting applies to that connection's database."""
+    `"auto"` (the default) is `AUTO_MEMORY_LIMIT` for a database opened here and leaves an open
+    connection passed in as its owner set it; an explicit size applies to that one too."""
+    if memory_limit == "auto":
+        memory_limit = None if isinstance(database, duckdb.DuckDBPyConnection) else AUTO_MEMORY_LIMIT
     # Set at open, so the limit already holds while a directory's files load into memory.
     config = {"memory_limit": _size(memory_limit)} if memory_limit is not None else {}
     if isinstance(database, duckdb.DuckDBPyConnection):

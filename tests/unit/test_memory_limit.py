@@ -17,9 +17,24 @@ def test_memory_limit_reaches_duckdb():
                     memory_limit="512MB")
     setting = engine.connection.execute("SELECT current_setting('memory_limit')").fetchone()[0]
     assert setting == "488.2 MiB"  # DuckDB shows 512 * 10^6 bytes in MiB
-    default = Engine(models=CONFORMANCE / "model", database=None)
-    assert default.connection.execute(
-        "SELECT current_setting('memory_limit')").fetchone()[0] != setting
+
+
+def test_a_database_the_engine_opens_is_capped_at_1gb_by_default():
+    engine = Engine(models=CONFORMANCE / "model", database=CONFORMANCE / "data")
+    assert engine.connection.execute(
+        "SELECT current_setting('memory_limit')").fetchone()[0] == "953.6 MiB"
+
+
+def test_none_keeps_duckdbs_own_default():
+    con = connect(None, memory_limit=None)
+    own = duckdb.connect().execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == own
+
+
+def test_an_open_connection_keeps_its_owners_setting_by_default():
+    mine = duckdb.connect(config={"memory_limit": "256MB"})
+    Engine(models=CONFORMANCE / "model", database=mine)
+    assert mine.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "244.1 MiB"
 
 
 def test_memory_limit_applies_to_an_open_connection_too():
