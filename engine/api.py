@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import inspect
 import itertools
 import json
 import threading
@@ -61,10 +60,6 @@ class _Prepared:
     plan: Plan
     compiled: CompiledQuery
 
-
-# `compile_plan(..., keys_not_null=...)` (COUNT(*) for cubes whose primary key is proven
-# non-null) is passed only by a compiler that takes it.
-_COMPILE_TAKES_KEYS = "keys_not_null" in inspect.signature(compile_plan).parameters
 
 COMPILE_CACHE_SIZE = 512
 
@@ -331,11 +326,9 @@ class Engine:
             # compile does not read (`given`, `now`), and the echo comes from this one.
             return _Prepared(query, dataclasses.replace(entry.plan, query=query), entry.compiled)
         plan = build_plan(model, query)
-        options: dict[str, Any] = {}
-        if _COMPILE_TAKES_KEYS:
-            options["keys_not_null"] = self._keys_not_null(state, plan)
         compiled = compile_plan(model, plan, total=bool(query.total),
-                                dialect=self.backend.dialect, **options)
+                                dialect=self.backend.dialect,
+                                keys_not_null=self._keys_not_null(state, plan))
         state.put(key, _Compiled(plan, compiled,
                                  query.now if _clock_dependent(plan) else None))
         return _Prepared(query, plan, compiled)

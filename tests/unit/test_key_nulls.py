@@ -4,7 +4,7 @@ compiler may count rows with COUNT(*): only when no key is NULL, and counts stay
 import duckdb
 import pytest
 
-from engine import Engine, api
+from engine import Engine
 from engine.backends import Backend
 from engine.model import load_model
 
@@ -134,7 +134,6 @@ def test_other_backends_prove_nothing():
     assert Backend().keys_not_null(None, ["Anything"]) == frozenset()
 
 
-@pytest.mark.skipif(not api._COMPILE_TAKES_KEYS, reason="compile_plan does not take keys_not_null")
 def test_the_compiler_counts_rows_only_where_the_key_is_proven(engine):
     def sql(cube):
         return engine.sql({"measures": [f"{cube}.count"]})["sql"]["sql"][0]
