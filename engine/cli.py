@@ -13,6 +13,7 @@ only listens on a loopback address.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib.util
 import ipaddress
 import logging
@@ -197,6 +198,13 @@ def main(argv: list[str] | None = None) -> int:
              "request (the tenant comes from a signed token's appId); the GitLab routes work"
              if args.tenants and not secret else ""),
           flush=True)
+    # What is loaded by now (modules, the model, the data's handles) lives as long as the
+    # process: keep it out of the garbage collector's full collections, which would otherwise
+    # walk it all: 76,000 objects on the bench model, 160,000 on the 200-cube one, a 56-141 ms
+    # pause each time one runs (once in the first 1,000 bench requests). Frozen, a full
+    # collection walks only what requests left behind.
+    gc.collect()
+    gc.freeze()
     waitress.serve(app, host=args.host, port=args.port, threads=args.threads, _quiet=True)
     return 0
 
