@@ -272,6 +272,20 @@ def filter_members(nodes: list[PlannedNode]) -> list[Member]:
     return out
 
 
+def row_date_ranges(nodes: list[PlannedNode], member: Member) -> list[PlannedFilter]:
+    """The `inDateRange` / `onTheDate` filters on `member` that every row of the query passes:
+    those AND-ed at the top of `nodes` (a query's `where`) or inside AND groups, never under an
+    OR. A time dimension's `dateRange` is one of them; so is an equal filter in `filters`."""
+    out: list[PlannedFilter] = []
+    for node in nodes:
+        if isinstance(node, PlannedFilter):
+            if node.member.path == member.path and node.operator in ("inDateRange", "onTheDate"):
+                out.append(node)
+        elif node.kind == "and":
+            out.extend(row_date_ranges(list(node.items), member))
+    return out
+
+
 def _referenced_cubes(model: Model, groups: list[list[Member]]) -> list[str]:
     """Cubes the query touches, in Cube's join-hint order (first member's cube first)."""
     ordered: list[str] = []

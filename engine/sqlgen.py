@@ -20,10 +20,11 @@ truncation, intervals, LIKE escaping, placeholders, NULL order...) it asks its `
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from datetime import timezone as timezone_utc_module
 from typing import Callable
+from zoneinfo import ZoneInfo
 
 import sqlglot
 from sqlglot import exp
@@ -32,7 +33,8 @@ from . import dates
 from .dialects import DUCKDB, Dialect, Fragment, escape_like, get_dialect
 from .naming import underscore
 from .model import CubeRef, Member, MemberRef, Model, Template, parse_interval
-from .plan import Column, Plan, PlannedFilter, PlannedGroup, PlannedNode, filter_members
+from .plan import (Column, Plan, PlannedFilter, PlannedGroup, PlannedNode, filter_members,
+                   row_date_ranges)
 
 DIALECT = DUCKDB.name  # the default dialect
 
@@ -359,7 +361,13 @@ def _cumulative_select(model: Model, plan: Plan, renderer: Renderer, params: _Pa
         _member_of_path(model, td.dimension)
     other_dimensions = [c for c in plan.dimensions if c is not time_column]
     dialect = params.dialect
-    local_time = _local_time(renderer.expression(source), plan.timezone, params)
+    # The rows the windows draw from: every filter except the rolled dimension's date range.
+    # Their local times are computed over these rows, so only these filters may prove the
+    # zone's offset constant (`_fixed_offset`): the date range no longer limits them.
+    unrolled = dataclasses.replace(plan, where=[w for w in plan.where if not (
+        isinstance(w, PlannedFilter) and w.member is source and w.operator == "inDateRange")])
+    local_time = _local_time(renderer.expression(source), plan.timezone, params,
+                             _fixed_offset(unrolled, source))
     start = params.bind(td.date_range[0], "TIMESTAMP")
     end = params.bind(td.date_range[1], "TIMESTAMP")
 
@@ -382,9 +390,6 @@ def _cumulative_select(model: Model, plan: Plan, renderer: Renderer, params: _Pa
         series = series.select(exp.alias_(exp.Literal.number(0), "__window", quoted=True),
                                copy=False)
 
-    # The rows the windows draw from: every filter except the rolled dimension's date range.
-    unrolled = dataclasses.replace(plan, where=[w for w in plan.where if not (
-        isinstance(w, PlannedFilter) and w.member is source and w.operator == "inDateRange")])
     keys = other_dimensions + ([time_column] if time_column else [])
     whole_range = time_column is None
     groups: dict[str, list[Column]] = {}
@@ -396,7 +401,7 @@ def _cumulative_select(model: Model, plan: Plan, renderer: Renderer, params: _Pa
     for index, columns in enumerate(groups.values()):
         inputs = [_window_input(model, renderer, c.source, plan.multiplied) for c in columns]
         base = _joined_rows(model, unrolled, renderer, params, [
-            *[exp.alias_(_dimension_value(c, renderer, plan, params), c.alias, quoted=True)
+            *[exp.alias_(_dimension_value(c, renderer, unrolled, params), c.alias, quoted=True)
               for c in other_dimensions],
             exp.alias_(local_time.copy(), "__time", quoted=True),
             *[exp.alias_(value, f"__m{i}", quoted=True) for i, (value, _) in enumerate(inputs)]])
@@ -457,11 +462,98 @@ def _member_of_path(model: Model, path: str) -> Member:
     return source_member(model, model.cubes[cube].member(name))  # type: ignore[arg-type]
 
 
-def _local_time(value: exp.Expression, timezone: str, params: _Params) -> exp.Expression:
-    """A time value as wall-clock time in the query's time zone (no conversion for UTC)."""
-    if timezone == "UTC":
+def _local_time(value: exp.Expression, timezone: str, params: _Params,
+                offset: int | None = None) -> exp.Expression:
+    """A time value as wall-clock time in the query's time zone (no conversion for UTC).
+
+    `offset`: the zone's UTC offset in seconds when it is the same at every instant the rows
+    can hold (`_fixed_offset`); local time is then the UTC time plus that offset, with no
+    per-row time-zone lookup (count by day over a month of 10M rows in New York: 43 ms against
+    413 ms, `Dialect.local_time_at_offset`)."""
+    if timezone == "UTC" or offset == 0:
         return params.dialect.timestamp(value)
+    if offset is not None:
+        return params.dialect.local_time_at_offset(value, offset, params.bind)
     return params.dialect.local_time(value, params.bind(timezone))
+
+
+def _fixed_offset(plan: Plan, member: Member) -> int | None:
+    """The UTC offset (seconds) of the query's time zone over every instant `member` can hold in
+    the rows of `plan`, when that is one offset; else None (local time is then looked up per
+    row).
+
+    The rows are limited by the date range filters on `member` that every row passes
+    (`row_date_ranges`: the time dimension's `dateRange`, an AND-ed `inDateRange` or
+    `onTheDate` on the same member), as UTC instants exactly as `_leaf` writes them; several
+    intersect. Ungrouped queries keep the per-row form: they return at most `limit` rows, so
+    there is little per-row work to save."""
+    if plan.timezone == "UTC" or plan.ungrouped:
+        return None
+    ranges = row_date_ranges(plan.where, member)
+    if not ranges:
+        return None
+    try:
+        bounds = [(_utc_bound(f.values[0], "from", plan.timezone, plan.query.now),  # type: ignore[index]
+                   _utc_bound(f.values[-1], "to", plan.timezone, plan.query.now))  # type: ignore[index]
+                  for f in ranges]
+        return constant_offset(plan.timezone, max(b[0] for b in bounds),
+                               min(b[1] for b in bounds))
+    except Exception:  # noqa: BLE001 - a bad value is refused where the filter is written
+        return None
+
+
+def _utc_bound(value: str, side: str, timezone: str, now: datetime) -> datetime:
+    """A date filter value as the UTC instant `_leaf` compares with (milliseconds kept)."""
+    utc = dates.local_to_utc(dates.date_filter_bound(value, side, timezone, now),  # type: ignore[arg-type]
+                             timezone)
+    return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
+
+
+# Over this many days, `constant_offset` does not look (3,660 samples: 3.5 ms the first time
+# for ten years of Asia/Kolkata, then cached; a month takes 0.2 ms).
+_MAX_CONSTANT_OFFSET_DAYS = 3660
+_DAY = timedelta(days=1)
+
+
+@lru_cache(maxsize=4096)
+def constant_offset(timezone: str, low: datetime, high: datetime) -> int | None:
+    """The UTC offset (whole seconds) of `timezone` at every instant from `low` to `high` (aware
+    UTC datetimes) when it is the same throughout; None when it changes, or when the span is
+    longer than ten years (not sampled; the per-row form is always right).
+
+    zoneinfo lists no transitions, so the offset is sampled at `low`, every 24 hours after it,
+    and `high`. That finds every change: a change after `low` starts a period of another
+    offset, and a period lasting longer than 24 hours holds a sample or `high`. No period of
+    one offset in tzdata is that short: the shortest between two changes is 95.7 hours
+    (Africa/Freetown, September 1939) in the system's tzdata 2025b, 167 hours in the tzdata
+    2026f package (Brazil's October 2000 week of summer time, Gaza and Hebron's Ramadan pauses
+    of summer time), read from every zone's TZif file; rule-made future changes are months
+    apart. Rows' local times then come from Python's tzdata, which is also where the rows'
+    bounds come from (`dates.local_to_utc`); DuckDB's per-row TIMEZONE() reads ICU's copy.
+
+    >>> from datetime import datetime, timezone
+    >>> utc = lambda *a: datetime(*a, tzinfo=timezone.utc)
+    >>> constant_offset("America/New_York", utc(2026, 10, 1, 4), utc(2026, 11, 1, 3, 59))
+    -14400
+    >>> constant_offset("America/New_York", utc(2026, 10, 1, 4), utc(2026, 11, 1, 6))  # EST
+    >>> constant_offset("Asia/Kathmandu", utc(2020, 1, 1), utc(2026, 1, 1))
+    20700
+    """
+    if high < low:
+        return None  # no row can pass; nothing to gain
+    if high - low > timedelta(days=_MAX_CONSTANT_OFFSET_DAYS):
+        return None
+    zone = ZoneInfo(timezone)
+    first = low.astimezone(zone).utcoffset()
+    moment = low + _DAY
+    while moment < high:
+        if moment.astimezone(zone).utcoffset() != first:
+            return None
+        moment += _DAY
+    if high.astimezone(zone).utcoffset() != first or first is None:
+        return None
+    seconds = first.total_seconds()
+    return int(seconds) if seconds == int(seconds) else None
 
 
 def _window_input(model: Model, renderer: Renderer, member: Member, multiplied: set[str]):
@@ -521,7 +613,8 @@ def _dimension_value(column: Column, renderer: Renderer, plan: Plan,
                      params: _Params) -> exp.Expression:
     value = renderer.expression(column.source)
     if column.granularity is not None:
-        value = _truncated(value, column.source, column.granularity, plan.timezone, params)
+        value = _truncated(value, column.source, column.granularity, plan.timezone, params,
+                           _fixed_offset(plan, column.source))
     elif column.source.type == "boolean":
         value = params.dialect.boolean(value)
     return value
@@ -735,12 +828,12 @@ _DEFAULT_ORIGIN = "2000-01-01 00:00:00"
 
 
 def _truncated(value: exp.Expression, member: Member, granularity: str, timezone: str,
-               params: _Params) -> exp.Expression:
+               params: _Params, offset: int | None = None) -> exp.Expression:
     """The start of `granularity` containing `value`, in the query's time zone (no per-row
-    conversion when that zone is UTC). Custom granularities bucket from their origin, or shift
-    by their offset."""
+    conversion when that zone is UTC, or when its UTC offset `offset` is fixed over the rows:
+    `_local_time`). Custom granularities bucket from their origin, or shift by their offset."""
     dialect = params.dialect
-    local = _local_time(value, timezone, params)
+    local = _local_time(value, timezone, params, offset)
     custom = next((g for g in member.granularities if g.name == granularity), None)
     if custom is None:
         return dialect.truncate(granularity, local)
