@@ -26,7 +26,7 @@ import duckdb
 
 from . import dates
 from .cache import (CACHE_MODES, ContinueWait, QueryQueue, RefreshKeys, ResultCache,
-                    cache_key_query, current_stats, shared_queue)
+                    cache_key_query, copy_body, current_stats, shared_queue)
 from .errors import CubeError, QueryError
 from .backends import Backend, open_backend
 from .execute import Execution
@@ -414,7 +414,7 @@ class Engine:
                 entry = self.cache.get(key)
                 if entry is not None and entry.refresh == refresh:
                     stats.cache = "hit"
-                    return copy.deepcopy(entry.body)
+                    return copy_body(entry.body)
 
         cache = self.cache
 
@@ -436,14 +436,14 @@ class Engine:
             if job is None:
                 queue.submit(key, work, background=True, refresh=refresh)
             stats.cache = "stale"
-            return copy.deepcopy(entry.body)
+            return copy_body(entry.body)
         stats.cache = "joined" if job is not None else "miss"
         if job is None:
             job, _ = queue.submit(key, work, refresh=refresh)
         if not queue.wait(job, self.continue_wait):
             if entry is not None and mode == "stale-if-slow":
                 stats.cache = "stale"
-                return copy.deepcopy(entry.body)
+                return copy_body(entry.body)
             stats.cache = "wait"
             raise ContinueWait()
         stats.db_ms += job.db_ms

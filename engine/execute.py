@@ -19,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 
+from .cache import deadlines
 from .errors import DatabaseError, ModelError
 
 _TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -145,7 +146,7 @@ class Execution:
         self.db_ms = 0.0
         self._lock = threading.Lock()
         self._cursor: duckdb.DuckDBPyConnection | None = None
-        self._timer: threading.Timer | None = None
+        self._timer: list | None = None  # a `deadlines` handle
         self._timed_out = False
 
     def run(self, con: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[tuple]:
@@ -156,9 +157,8 @@ class Execution:
                 raise QueryTimeout(self.timeout or 0)
             self._cursor = cursor
             if self.timeout is not None and self._timer is None:
-                self._timer = threading.Timer(self.timeout, self.interrupt)
-                self._timer.daemon = True
-                self._timer.start()
+                # One shared thread for every timeout (a Timer thread per query: 0.4-3.5 ms).
+                self._timer = deadlines.arm(self.timeout, self.interrupt)
         started = time.perf_counter()
         try:
             return cursor.execute(sql, params).fetchall()
@@ -183,7 +183,7 @@ class Execution:
         """Disarm the timer (the work is done)."""
         with self._lock:
             if self._timer is not None:
-                self._timer.cancel()
+                deadlines.disarm(self._timer)
 
 
 def warm_up() -> None:
