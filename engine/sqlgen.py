@@ -3,8 +3,9 @@
 Model SQL (trusted, written by the model's author) is rendered with cube aliases and placed in
 the query as SQL already rendered in the output dialect (`Dialect.fragment`: parsed and rendered
 once per text, so a query parses and copies no model SQL); every value that came with the request
-is a placeholder whose value sits in the parameter list, in placeholder order. Time values are compared as UTC TIMESTAMPs so DuckDB
-can skip row groups, and time zones are applied only when the query is not in UTC.
+is a placeholder whose value sits in the parameter list, in placeholder order. Time values are
+compared as UTC TIMESTAMPs so DuckDB can skip row groups; time zones are applied only when the
+query is not in UTC, and as one constant offset when the zone keeps one over the query's range.
 
 The query is built once; where databases spell the same meaning differently (time zones, date
 truncation, intervals, LIKE escaping, placeholders, NULL order...) it asks its `Dialect`
@@ -21,8 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
 from datetime import timezone as timezone_utc_module
+from functools import lru_cache
 from typing import Callable
 from zoneinfo import ZoneInfo
 
