@@ -70,6 +70,12 @@ def _seconds(text: str) -> float | None:
     return value
 
 
+def _memory_limit(text: str) -> str | None:
+    """`1GB` -> "1GB"; `auto` -> "auto" (1GB for a database opened here); `none` -> None (DuckDB's
+    own default, 80% of RAM)."""
+    return None if text.strip().lower() in ("none", "off") else text.strip()
+
+
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="duckcube", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -111,6 +117,10 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-cache", action="store_true",
                        help="run every query (no result cache)")
     serve.add_argument("--threads", type=int, default=8, help="HTTP worker threads (default 8)")
+    serve.add_argument("--memory-limit", type=_memory_limit,
+                       default=os.environ.get("DUCKCUBE_MEMORY_LIMIT", "auto"), metavar="SIZE",
+                       help="DuckDB memory limit per database, e.g. 4GB (default auto: 1GB; "
+                            "'none' for DuckDB's 80%% of RAM; or DUCKCUBE_MEMORY_LIMIT)")
     commands.add_parser("check", add_help=False,
                         help="validate a model against its data (duckcube check --help)")
     return parser
@@ -138,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     now = parse_instant(args.now) if args.now else None
     options = dict(now=now, cache=ResultCache() if not args.no_cache else False,
                    continue_wait=args.continue_wait, query_timeout=args.query_timeout,
-                   queue=shared_queue())
+                   queue=shared_queue(), memory_limit=args.memory_limit)
     try:
         store = ModelStore(args.models or _default_models(), watch=args.dev)
         on_server = args.backend.startswith("clickhouse")

@@ -46,3 +46,10 @@ def test_memory_limit_applies_to_an_open_connection_too():
 def test_a_memory_limit_duckdb_cannot_read_is_refused(value):
     with pytest.raises(ModelError, match="memory_limit|cannot open DuckDB"):
         connect(None, memory_limit=value)
+
+
+@pytest.mark.parametrize("argument,expected", [
+    ([], "auto"), (["--memory-limit", "4GB"], "4GB"), (["--memory-limit", "none"], None)])
+def test_duckcube_serve_takes_a_memory_limit(argument, expected):
+    from engine.cli import parser
+    assert parser().parse_args(["serve", *argument]).memory_limit == expected
