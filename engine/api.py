@@ -34,7 +34,7 @@ from .meta import build_meta
 from .model import Model
 from .naming import member_alias
 from .plan import Plan, filter_members, build_plan
-from .query import Query, normalize_query, parse_query_param
+from .query import DATE_OPERATORS, Query, normalize_query, parse_query_param
 from .results import annotation, compact, shape_rows
 from .sqlgen import CompiledQuery, compile_plan, leaf_measures
 from .transformed import transformed_query
@@ -521,8 +521,6 @@ def _compile_key(query: Query, dialect: str) -> tuple:
     return (dialect,) + tuple(_freeze(getattr(query, name)) for name in _KEY_FIELDS)
 
 
-_DATE_OPERATORS = ("inDateRange", "notInDateRange", "onTheDate", "beforeDate", "beforeOrOnDate",
-                   "afterDate", "afterOrOnDate")
 _COMPARISONS = ("gt", "gte", "lt", "lte")
 
 
@@ -533,7 +531,7 @@ def _clock_dependent(plan: Plan) -> bool:
     def relative(node: Any) -> bool:
         if not hasattr(node, "operator"):
             return any(relative(item) for item in node.items)
-        if node.operator in _DATE_OPERATORS or (node.operator in _COMPARISONS
+        if node.operator in DATE_OPERATORS or (node.operator in _COMPARISONS
                                                 and node.member.type == "time"):
             return any(isinstance(v, str) and not dates.is_absolute(v)
                        for v in node.values or ())

@@ -19,8 +19,6 @@ from .naming import member_alias
 from .query import Filter, FilterGroup, FilterNode, OrderItem, Query
 
 GRANULARITIES = ("second", "minute", "hour", "day", "week", "month", "quarter", "year")
-_DATE_OPERATORS = ("inDateRange", "notInDateRange", "onTheDate", "beforeDate", "beforeOrOnDate",
-                   "afterDate", "afterOrOnDate")
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ _NO_VALUE_OPERATORS = ("set", "notSet", "measureFilter")
 _RANGE_OPERATORS = ("inDateRange", "notInDateRange", "onTheDate")
 _START_OPERATORS = ("beforeDate", "afterOrOnDate")
 _END_OPERATORS = ("beforeOrOnDate", "afterDate")
+DATE_OPERATORS = _RANGE_OPERATORS + _START_OPERATORS + _END_OPERATORS  # values are dates
 _ABSOLUTE_DATE = re.compile(
     r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$")
 _CACHE_MODES = ("stale-if-slow", "stale-while-revalidate", "must-revalidate", "no-cache")
