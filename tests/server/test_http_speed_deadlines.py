@@ -1,9 +1,9 @@
-"""`engine.cache.Deadlines`: the query timeouts on one thread instead of a timer thread each."""
+"""`engine.execute.Deadlines`: the query timeouts on one thread instead of a timer thread each."""
 
 import threading
 import time
 
-from engine.cache import Deadlines
+from engine.execute import Deadlines
 
 
 def test_an_action_runs_once_its_time_has_passed():
