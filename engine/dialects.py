@@ -246,13 +246,6 @@ class Dialect:
 
     # --- filters, joins and order ---------------------------------------------------------------
 
-    def ilike(self, column: exp.Expression, pattern: exp.Expression,
-              negate: bool) -> exp.Expression:
-        """Case-insensitive LIKE where `\\` escapes `%`, `_` and itself in `pattern`."""
-        test = exp.Escape(this=exp.ILike(this=column, expression=pattern),
-                          expression=exp.Literal.string("\\"))
-        return exp.not_(test) if negate else test
-
     # contains / startsWith / endsWith: DuckDB's string functions on lower-cased text.
     _MATCH_FUNCTIONS = {"contains": "contains", "startsWith": "starts_with",
                         "endsWith": "ends_with"}
@@ -499,16 +492,12 @@ class ClickHouseDialect(Dialect):
         """ClickHouse: `col ILIKE '%' || {p: String} || '%'` with `%`, `_` and `\\` escaped in
         the bound value."""
         prefix, suffix = self._LIKE_AFFIXES[kind]
-        pattern: exp.Expression = bind(escape_like(value))
+        pattern: exp.Expression = bind(_escape_like(value))
         if prefix:
             pattern = exp.DPipe(this=exp.Literal.string(prefix), expression=pattern)
         if suffix:
             pattern = exp.DPipe(this=pattern, expression=exp.Literal.string(suffix))
-        return self.ilike(column, pattern, negate)
-
-    def ilike(self, column: exp.Expression, pattern: exp.Expression,
-              negate: bool) -> exp.Expression:
-        # ClickHouse's LIKE has no ESCAPE clause: `\` always escapes, as our patterns expect.
+        # ClickHouse's LIKE has no ESCAPE clause: `\` always escapes, as _escape_like expects.
         test = exp.ILike(this=column, expression=pattern)
         return exp.not_(exp.paren(test)) if negate else test
 
@@ -520,7 +509,7 @@ class ClickHouseDialect(Dialect):
         return exp.Ordered(this=expression, desc=desc, nulls_first=False)
 
 
-def escape_like(value: str) -> str:
+def _escape_like(value: str) -> str:
     """`value` as a LIKE pattern matching exactly it (`\\` escapes `%`, `_` and itself)."""
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 

@@ -31,7 +31,7 @@ import sqlglot
 from sqlglot import exp
 
 from . import dates
-from .dialects import DUCKDB, Dialect, Fragment, escape_like, get_dialect
+from .dialects import DUCKDB, Dialect, Fragment, get_dialect
 from .naming import underscore
 from .model import CubeRef, Member, MemberRef, Model, Template, parse_interval
 from .plan import (Column, Plan, PlannedFilter, PlannedGroup, PlannedNode, filter_members,
@@ -963,19 +963,3 @@ _TEXT_MATCHES = {
     "startsWith": "startsWith", "notStartsWith": "startsWith",
     "endsWith": "endsWith", "notEndsWith": "endsWith",
 }
-
-
-def _escape_like(value: str) -> str:
-    return escape_like(value)
-
-
-def _ilike(column: exp.Expression, value: exp.Expression, prefix: str, suffix: str,
-           negate: bool, dialect: Dialect = DUCKDB) -> exp.Expression:
-    """`column ILIKE <prefix> || value || <suffix>` in `dialect` (`value` an escaped pattern).
-    Queries use `Dialect.match_text`; this builds the LIKE form the dialects share."""
-    pattern: exp.Expression = value
-    if prefix:
-        pattern = exp.DPipe(this=exp.Literal.string(prefix), expression=pattern)
-    if suffix:
-        pattern = exp.DPipe(this=pattern, expression=exp.Literal.string(suffix))
-    return dialect.ilike(column, pattern, negate)

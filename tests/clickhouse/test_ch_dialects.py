@@ -177,22 +177,18 @@ def test_bucket_series(duck, house, granularity, start, end):
 
 @pytest.mark.parametrize("needle", ["%", "_", "\\", "a_b", "100%", "BACK\\", "s'", "\t", "STRASSE",
                                     "straße", ""])
-@pytest.mark.parametrize("prefix,suffix", [("%", "%"), ("", "%"), ("%", "")])
+@pytest.mark.parametrize("kind", ["contains", "startsWith", "endsWith"])
 @pytest.mark.parametrize("negate", [False, True])
-def test_ilike_matches_special_characters_literally(duck, house, needle, prefix, suffix, negate):
-    from engine.sqlgen import _escape_like, _ilike
-
+def test_text_matches_take_special_characters_literally(duck, house, needle, kind, negate):
     def build(d, w):
-        pattern = exp.Literal.string(_escape_like(needle))
-        return d.boolean(_ilike(w, pattern, prefix, suffix, negate, d))
+        return d.boolean(d.match_text(w, kind, needle, exp.Literal.string, negate))
     same_answers(duck, house, build, table="words")
 
 
-def test_ilike_sql():
-    from engine.sqlgen import _ilike
-    args = (exp.column("w"), exp.Placeholder(this="1"), "%", "%")
-    assert DUCKDB.render(_ilike(*args, False, DUCKDB)) == "w ILIKE '%' || $1 || '%' ESCAPE '\\'"
-    assert CLICKHOUSE.render(_ilike(*args, True, CLICKHOUSE)) == \
+def test_text_match_sql():
+    args = (exp.column("w"), "contains", "a_", lambda value: exp.Placeholder(this="1"))
+    assert DUCKDB.render(DUCKDB.match_text(*args, False)) == "CONTAINS(LOWER(w), LOWER($1))"
+    assert CLICKHOUSE.render(CLICKHOUSE.match_text(*args, True)) == \
         "NOT (w ILIKE '%' || {1: } || '%')"
 
 
