@@ -30,11 +30,11 @@ except ImportError:  # a dependency; without it the standard library writes the 
     orjson = None  # type: ignore[assignment]
 
 from engine import CubeError, Engine
-from engine.cache import begin_stats, current_stats
-from engine.gitlab import ACTIONS, GitLabAPI, GitLabError, TokenStore
-from engine.duo import create_blueprint as duo_blueprint
-from engine.graphql_cube import GraphQLAPI
-from engine.tenants import Tenants
+from engine.run.cache import begin_stats, current_stats
+from engine.web.gitlab import ACTIONS, GitLabAPI, GitLabError, TokenStore
+from engine.web.duo import create_blueprint as duo_blueprint
+from engine.web.graphql import GraphQLAPI
+from engine.web.tenants import Tenants
 
 log = logging.getLogger("duckcube")
 

@@ -171,8 +171,8 @@ def main(argv: list[str] | None = None) -> int:
 
     # 5. Result shaping and JSON for the 10,000-row answer.
     if want("shaping"):
-        from engine.results import shape_rows
-        from engine.plan import build_plan
+        from engine.respond.rows import shape_rows
+        from engine.compile.plan import build_plan
         from engine.query import normalize_query
         q = bench["high_cardinality_limit_10000"]
         query = normalize_query(q.cube, engine.now())

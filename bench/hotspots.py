@@ -100,9 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     from engine import Engine
 
     if args.compile_200:
-        from engine.plan import build_plan
+        from engine.compile.plan import build_plan
         from engine.query import normalize_query
-        from engine.sqlgen import compile_plan
+        from engine.compile.sql import compile_plan
         started = time.perf_counter()
         engine = Engine(models=model200.write_model(), database=None, now=NOW)
         print(f"200-cube model loaded in {(time.perf_counter() - started) * 1000:.0f} ms")

@@ -171,8 +171,8 @@ def raw(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) ->
 def worker_embedded(args: argparse.Namespace) -> dict:
     from engine import Engine
     from engine.query import normalize_query
-    from engine.plan import build_plan
-    from engine.sqlgen import compile_plan
+    from engine.compile.plan import build_plan
+    from engine.compile.sql import compile_plan
 
     threads = None if args.threads == "none" else int(args.threads)
     rows = generate.parse_rows(args.rows)
@@ -288,11 +288,11 @@ def stage_breakdown(engine: Any, q: BenchQuery, keys_not_null: frozenset[str],
     Engine._prepare and Engine._result with the engine's own functions, the compile cache left
     out; if those change shape, the breakdown reports the error instead)."""
     try:
-        from engine.execute import run
-        from engine.plan import build_plan
+        from engine.run.execute import run
+        from engine.compile.plan import build_plan
         from engine.query import normalize_query
-        from engine.results import annotation, compact, shape_rows
-        from engine.sqlgen import compile_plan
+        from engine.respond.rows import annotation, compact, shape_rows
+        from engine.compile.sql import compile_plan
         from server import encode_json
         samples: dict[str, list[float]] = {}
 
@@ -322,8 +322,8 @@ def stage_breakdown(engine: Any, q: BenchQuery, keys_not_null: frozenset[str],
 def worker_compile(args: argparse.Namespace) -> dict:
     from engine import Engine
     from engine.query import normalize_query
-    from engine.plan import build_plan
-    from engine.sqlgen import compile_plan
+    from engine.compile.plan import build_plan
+    from engine.compile.sql import compile_plan
 
     directory = model200.write_model()
     started = time.perf_counter()

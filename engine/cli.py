@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import importlib.util
 import ipaddress
 import logging
 import os
@@ -22,33 +21,13 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-import duckdb
 
-from .api import Engine, parse_instant
-from .cache import DEFAULT_CONTINUE_WAIT, DEFAULT_QUERY_TIMEOUT, ResultCache, shared_queue
+from .api import Engine, ModelStore, parse_instant
+from .run.cache import DEFAULT_CONTINUE_WAIT, DEFAULT_QUERY_TIMEOUT, ResultCache, shared_queue
 from .errors import ModelError
-from .reload import ModelStore
+from .shipped import default_models, sample_database
 
-PROJECT = Path(__file__).resolve().parent.parent
 _TRUE = ("1", "true", "yes", "on")
-
-
-def _default_models() -> Path:
-    local = Path("cubes")
-    return local if local.is_dir() else PROJECT / "cubes"
-
-
-def sample_database(anchor_day) -> duckdb.DuckDBPyConnection:
-    """The shipped sample data (product analytics and Duo AI usage), generated for the week of
-    `anchor_day` so "This week" has rows."""
-    con = duckdb.connect(":memory:")
-    for generator in ("generate.py", "duo_generate.py"):
-        spec = importlib.util.spec_from_file_location(f"duckcube_fixtures_{generator[:-3]}",
-                                                      PROJECT / "fixtures" / generator)
-        module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-        spec.loader.exec_module(module)  # type: ignore[union-attr]
-        module.create_tables(con, anchor_day)
-    return con
 
 
 def is_loopback(host: str) -> bool:
@@ -129,7 +108,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["check"]:  # engine.check has its own arguments
-        from .check import main as check_main
+        from engine.testing.check import main as check_main
         return check_main(argv[1:])
     args = parser().parse_args(argv)
     secret = os.environ.get("CUBEJS_API_SECRET") or None
@@ -141,16 +120,16 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s duckcube %(message)s")
-    from .gitlab import TokenFileError, TokenStore
-    from .backends import open_backend
-    from .tenants import DatabaseTenants, Tenants
+    from engine.web.gitlab import TokenFileError, TokenStore
+    from engine.run.backends import open_backend
+    from engine.web.tenants import DatabaseTenants, Tenants
 
     now = parse_instant(args.now) if args.now else None
     options = dict(now=now, cache=ResultCache() if not args.no_cache else False,
                    continue_wait=args.continue_wait, query_timeout=args.query_timeout,
                    queue=shared_queue(), memory_limit=args.memory_limit)
     try:
-        store = ModelStore(args.models or _default_models(), watch=args.dev)
+        store = ModelStore(args.models or default_models(), watch=args.dev)
         on_server = args.backend.startswith("clickhouse")
         if on_server and (args.db or args.tenants):
             raise ModelError("a ClickHouse server holds its own data: no --db / --tenants")
@@ -186,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     from server import create_app  # the web layer is only needed to serve
     import waitress
 
-    from .execute import warm_up
+    from engine.run.execute import warm_up
     warm_up()
 
     app = create_app(backend, api_secret=secret, gitlab_tokens=tokens)

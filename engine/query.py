@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Union
 
-from . import dates
+from engine import dates
 from .errors import QueryError
 
 DEFAULT_LIMIT = 10000
@@ -416,7 +416,7 @@ def _stringify(value: Any) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
-        from .results import js_number
+        from engine.respond.rows import js_number
         return js_number(value)
     return value
 

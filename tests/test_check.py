@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.check import main
+from engine.testing.check import main
 
 TESTS = Path(__file__).parent
 MODELS = TESTS / "check_models"

@@ -19,7 +19,7 @@ from engine.testing import (FEATURES, INVARIANTS, InvalidQuery, additive_measure
                             dry_run_round_trips, filter_and_negation_partition, invalid_queries,
                             order_is_respected, pages_concatenate, queries, reachable_cubes)
 
-pytest_plugins = ["engine.pytest_plugin", "pytester"]
+pytest_plugins = ["engine.testing.pytest_plugin", "pytester"]
 
 TESTS = Path(__file__).parent
 PROJECT = TESTS.parent
@@ -327,7 +327,7 @@ def test_plugin_builds_cube_engine_from_the_ini_file(pytester):
         cube_db = {CHECK_MODELS / 'data'}
         cube_now = {NOW}
     """)
-    pytester.makeconftest('pytest_plugins = ["engine.pytest_plugin"]')
+    pytester.makeconftest('pytest_plugins = ["engine.testing.pytest_plugin"]')
     pytester.makepyfile(test_duckcube_plugin_dashboard=README_TEST)
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
 
@@ -337,7 +337,7 @@ def test_command_line_options_override_the_ini_file(pytester):
         [pytest]
         cube_models = {CHECK_MODELS / 'no_such_models'}
     """)
-    pytester.makeconftest('pytest_plugins = ["engine.pytest_plugin"]')
+    pytester.makeconftest('pytest_plugins = ["engine.testing.pytest_plugin"]')
     pytester.makepyfile(test_duckcube_plugin_options="""
         def test_models(cube_engine):
             assert set(cube_engine.model.cubes) == {"Orders", "Customers", "OrdersOverview"}

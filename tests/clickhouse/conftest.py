@@ -5,13 +5,13 @@ import pytest
 
 from clickhouse_kit import CONFORMANCE
 
-from engine.backends import DuckDBBackend
+from engine.run.backends import DuckDBBackend
 
 
 @pytest.fixture(scope="session")
 def chdb_conformance():
     """chDB loaded with the conformance dataset (one database for the whole session)."""
-    from engine.backends import ChdbBackend
+    from engine.run.backends import ChdbBackend
     backend = ChdbBackend(CONFORMANCE / "data")
     yield backend
     backend.close()

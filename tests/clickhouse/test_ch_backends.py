@@ -20,13 +20,13 @@ needs_chdb()
 from clickhouse_connect.driver.binding import bind_query  # noqa: E402
 from clickhouse_connect.driver.exceptions import DatabaseError as DriverError  # noqa: E402
 
-from engine.backends import (ChdbBackend, ClickHouseBackend, ClickHouseTarget,  # noqa: E402
+from engine.run.backends import (ChdbBackend, ClickHouseBackend, ClickHouseTarget,  # noqa: E402
                              DuckDBBackend, bind_parameters, clickhouse_message, open_backend,
                              tenant_database)
-from engine.dialects import CLICKHOUSE, DUCKDB  # noqa: E402
+from engine.compile.dialects import CLICKHOUSE, DUCKDB  # noqa: E402
 from engine.errors import DatabaseError, ModelError  # noqa: E402
-from engine.execute import Execution, QueryTimeout, run  # noqa: E402
-from engine.results import format_value  # noqa: E402
+from engine.run.execute import Execution, QueryTimeout, run  # noqa: E402
+from engine.respond.rows import format_value  # noqa: E402
 
 # --- URLs ----------------------------------------------------------------------------------------
 

@@ -14,14 +14,14 @@ from clickhouse_kit import CONFORMANCE, RECORDED_AT, needs_chdb
 
 needs_chdb()
 
-from engine.backends import ChdbBackend, DuckDBBackend  # noqa: E402
-from engine.dialects import CLICKHOUSE, DUCKDB, ClickHouseDialect, get_dialect  # noqa: E402
+from engine.run.backends import ChdbBackend, DuckDBBackend  # noqa: E402
+from engine.compile.dialects import CLICKHOUSE, DUCKDB, ClickHouseDialect, get_dialect  # noqa: E402
 from engine.model import load_model  # noqa: E402
-from engine.plan import build_plan  # noqa: E402
+from engine.compile.plan import build_plan  # noqa: E402
 from engine.query import normalize_query  # noqa: E402
 from engine.api import parse_instant  # noqa: E402
-from engine.results import format_value, shape_rows  # noqa: E402
-from engine.sqlgen import compile_plan  # noqa: E402
+from engine.respond.rows import format_value, shape_rows  # noqa: E402
+from engine.compile.sql import compile_plan  # noqa: E402
 
 # Instants that trip time code up: DST changes (New York, Berlin, Sydney), half- and
 # three-quarter-hour zones, year ends on ISO week 53, leap days, before 1970, microseconds.
@@ -378,7 +378,7 @@ def test_model_sql_may_be_written_for_clickhouse(tmp_path, chdb_conformance):
         "        type: number\n")
     model = load_model(tmp_path)
     native = ClickHouseDialect(model_sql="clickhouse")
-    from engine.sqlgen import check_model_sql
+    from engine.compile.sql import check_model_sql
     check_model_sql(model, native)
     normalized = normalize_query({"measures": ["Orders.count"], "dimensions": ["Orders.weekday"]},
                                  parse_instant(RECORDED_AT))

@@ -17,7 +17,7 @@ from clickhouse_kit import CONFORMANCE, RECORDED_AT, BackendEngine, needs_chdb
 needs_chdb()
 
 from engine import CubeError, Engine  # noqa: E402
-from engine.plan import build_plan  # noqa: E402
+from engine.compile.plan import build_plan  # noqa: E402
 from engine.query import normalize_query  # noqa: E402
 from engine.testing import FEATURES, queries  # noqa: E402
 

@@ -24,7 +24,7 @@ import duckdb
 import pytest
 
 from engine import Engine
-from engine.duo import Caller, DuoSettings, execute_graphql
+from engine.web.duo import Caller, DuoSettings, execute_graphql
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "cubes"
@@ -123,7 +123,7 @@ EVENT_NAMES = None
 
 
 def enum_of(event_id: int) -> str:
-    from engine.duo.events import EVENT_BY_ID
+    from engine.web.duo.events import EVENT_BY_ID
     return EVENT_BY_ID[event_id].enum
 
 

@@ -17,7 +17,7 @@ import pytest
 from duo_helpers import (
     EXAMPLES, GITLAB_ORG, ROOT, data_of, db, engine_docs, enum_of, example, iso, members_sql,
     scalar, sql)
-from engine.duo.events import EVENT_BY_ID, FEATURES
+from engine.web.duo.events import EVENT_BY_ID, FEATURES
 
 DOC = ROOT.parent / "shared" / "gitlab" / "docs" / "duo-and-sdlc-trends-graphql.txt"
 NAMES = ["group_code_suggestion_events", "group_all_events", "instance_all_events",

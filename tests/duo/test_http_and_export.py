@@ -15,9 +15,9 @@ from flask import Flask
 
 from duo_helpers import DATA, MODELS, NOW, ROOT, data_of, engine_docs, engine_now, example
 from engine import Engine
-from engine.duo import create_blueprint
-from engine.duo.export import COLUMNS, ai_metrics_csv, months, rate
-from engine.duo.rules import RESOURCE_ACCESS_ERROR
+from engine.web.duo import create_blueprint
+from engine.web.duo.export import COLUMNS, ai_metrics_csv, months, rate
+from engine.web.duo.rules import RESOURCE_ACCESS_ERROR
 
 METRICS = '{ group(fullPath: "gitlab-org") { aiMetrics { duoUsedCount } } }'
 TOKENS = {"tok-jas": "jasbourne", "tok-guest": "guest-viewer", "tok-root": "root"}
@@ -151,7 +151,7 @@ def test_serve_sample_database_has_both_domains():
 
 
 def test_caller_rules():
-    from engine.duo import Caller, caller_for
+    from engine.web.duo import Caller, caller_for
     assert caller_for({}, "127.0.0.1", None) == Caller.local_admin()
     assert caller_for({}, "::1", None) == Caller.local_admin()
     assert caller_for({}, "10.0.0.1", None) == Caller.anonymous()

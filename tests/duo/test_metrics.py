@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from duo_helpers import GITLAB_ORG, data_of, db, engine_now, members_sql, scalar, sql
-from engine.duo import DuoSettings
-from engine.duo.events import EVENTS, FEATURES, FEATURE_BY_NAME
-from engine.duo.schema import METRICS_FEATURES
+from engine.web.duo import DuoSettings
+from engine.web.duo.events import EVENTS, FEATURES, FEATURE_BY_NAME
+from engine.web.duo.schema import METRICS_FEATURES
 
 SIZE = "TRY_CAST(json_extract_string(extras, '$.suggestion_size') AS INTEGER)"
 

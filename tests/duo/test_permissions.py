@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 
 from duo_helpers import data_of, db, engine_now, gql
-from engine.duo import Caller
-from engine.duo.rules import RESOURCE_ACCESS_ERROR
+from engine.web.duo import Caller
+from engine.web.duo.rules import RESOURCE_ACCESS_ERROR
 
 GROUP_FIELDS = """{ group(fullPath: "%s") { fullPath
   aiUsageData { all(first: 1) { nodes { event } } }

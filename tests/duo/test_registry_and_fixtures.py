@@ -7,9 +7,9 @@ import datetime as dt
 import importlib.util
 
 from duo_helpers import DATA, MODELS, ROOT, db
-from engine.duo import cubegen
-from engine.duo.events import ALL_IDS, EVENTS, FEATURES, camelize
-from engine.duo.schema import schema, sort_values
+from engine.web.duo import cubegen
+from engine.web.duo.events import ALL_IDS, EVENTS, FEATURES, camelize
+from engine.web.duo.schema import schema, sort_values
 from engine.model import load_model
 
 ANCHOR = dt.date(2026, 11, 23)

@@ -8,8 +8,8 @@ import pytest
 from duo_helpers import (
     GITLAB_ORG, data_of, db, engine_docs, engine_now, errors_of, example, gql, iso, scalar,
     sql)
-from engine.duo import DuoSettings
-from engine.duo.rules import RESOURCE_ACCESS_ERROR
+from engine.web.duo import DuoSettings
+from engine.web.duo.rules import RESOURCE_ACCESS_ERROR
 
 ALL = """{ group(fullPath: "gitlab-org") { aiUsageData { all(%s) {
   nodes { event timestamp user { username } } pageInfo { hasNextPage } } } } }"""

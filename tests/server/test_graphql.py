@@ -2,7 +2,7 @@
 
 import pytest
 
-from engine.graphql_cube import GraphQLAPI, type_name
+from engine.web.graphql import GraphQLAPI, type_name
 
 api = GraphQLAPI()
 

@@ -3,7 +3,7 @@
 import threading
 import time
 
-from engine.execute import Deadlines
+from engine.run.execute import Deadlines
 
 
 def test_an_action_runs_once_its_time_has_passed():

@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from engine import Engine
-from engine.cache import copy_body
+from engine.run.cache import copy_body
 from serverkit import CONFORMANCE, RECORDED_AT, Server, call
 from server import _orjson_writes_as_stdlib, encode_json, parse_json_body
 

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from engine import CubeError, Engine
-from engine.cache import ContinueWait, QueryQueue, begin_stats
+from engine.run.cache import ContinueWait, QueryQueue, begin_stats
 
 COUNT = {"measures": ["Items.count"]}
 SLOW = {"measures": ["Slow.total"]}

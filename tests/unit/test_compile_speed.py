@@ -15,11 +15,11 @@ import pytest
 import sqlglot.parser
 from sqlglot import exp
 
-from engine.dialects import CLICKHOUSE, DUCKDB, Fragment
+from engine.compile.dialects import CLICKHOUSE, DUCKDB, Fragment
 from engine.model import load_model
-from engine.plan import build_plan
+from engine.compile.plan import build_plan
 from engine.query import normalize_query
-from engine.sqlgen import compile_plan
+from engine.compile.sql import compile_plan
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=timezone.utc)
 

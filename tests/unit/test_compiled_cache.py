@@ -10,7 +10,7 @@ import pytest
 
 from engine import Engine
 from engine.model import load_model
-from engine.reload import ModelStore
+from engine.api.store import ModelStore
 
 CONFORMANCE = Path(__file__).resolve().parents[1] / "conformance"
 RECORDED_AT = "2026-11-22T11:10:14Z"

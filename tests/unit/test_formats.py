@@ -2,7 +2,7 @@
 
 import pytest
 
-from engine.formats import format_description, reported_format
+from engine.respond.formats import format_description, reported_format
 
 
 @pytest.mark.parametrize("kind, member_type, given, reported", [

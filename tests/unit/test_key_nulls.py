@@ -5,7 +5,7 @@ import duckdb
 import pytest
 
 from engine import Engine
-from engine.backends import Backend
+from engine.run.backends import Backend
 from engine.model import load_model
 
 MODEL = """cubes:

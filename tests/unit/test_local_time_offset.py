@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from engine import Engine
-from engine.sqlgen import constant_offset
+from engine.compile.sql import constant_offset
 
 MODEL = """\
 cubes:
@@ -291,8 +291,8 @@ def test_clickhouse_writes_the_same_local_times_at_a_constant_offset():
     pytest.importorskip("chdb")
     from sqlglot import exp
 
-    from engine.backends import ChdbBackend
-    from engine.dialects import CLICKHOUSE
+    from engine.run.backends import ChdbBackend
+    from engine.compile.dialects import CLICKHOUSE
     moments = [datetime(2026, 7, 1, 3, 59, 59, 999000), datetime(2026, 7, 1, 4),
                datetime(2026, 8, 31, 23, 30, 0, 500000), None]
     house = ChdbBackend(None)

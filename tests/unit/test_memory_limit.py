@@ -7,7 +7,7 @@ import pytest
 
 from engine import Engine
 from engine.errors import ModelError
-from engine.execute import connect
+from engine.run.execute import connect
 
 CONFORMANCE = Path(__file__).resolve().parents[1] / "conformance"
 

@@ -10,8 +10,8 @@ from decimal import Decimal
 
 import duckdb
 
-from engine.plan import Column, Plan
-from engine.results import _js_float, column_formatter, format_time, format_value, js_number, \
+from engine.compile.plan import Column, Plan
+from engine.respond.rows import _js_float, column_formatter, format_time, format_value, js_number, \
     shape_rows
 
 

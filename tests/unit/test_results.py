@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from engine.results import format_time, format_value, js_number
+from engine.respond.rows import format_time, format_value, js_number
 
 
 @pytest.mark.parametrize("value, printed", [

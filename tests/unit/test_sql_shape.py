@@ -15,11 +15,11 @@ from datetime import datetime, timezone
 import duckdb
 import pytest
 
-from engine.dialects import CLICKHOUSE
+from engine.compile.dialects import CLICKHOUSE
 from engine.model import load_model
-from engine.plan import build_plan
+from engine.compile.plan import build_plan
 from engine.query import normalize_query
-from engine.sqlgen import compile_plan
+from engine.compile.sql import compile_plan
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=timezone.utc)
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from engine.model import load_model
-from engine.plan import build_plan
+from engine.compile.plan import build_plan
 from engine.query import normalize_query
-from engine.transformed import GRANULARITY_HIERARCHY, granularity_for, min_granularity, \
+from engine.respond.transformed import GRANULARITY_HIERARCHY, granularity_for, min_granularity, \
     transformed_query
 
 CONFORMANCE = Path(__file__).parent.parent / "conformance"

@@ -47,9 +47,9 @@ from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 
-from .model import Cube, Granularity, Member, Model, Template
-from .plan import Plan
-from .query import Filter, FilterGroup, FilterNode, TimeDimension
+from engine.model import Cube, Granularity, Member, Model, Template
+from engine.compile.plan import Plan
+from engine.query import Filter, FilterGroup, FilterNode, TimeDimension
 
 # Each granularity and the finer ones a group of it splits into, in Cube's order.
 GRANULARITY_HIERARCHY: dict[str, tuple[str, ...]] = {

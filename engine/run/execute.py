@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import duckdb
 
-from .errors import DatabaseError, ModelError
+from engine.errors import DatabaseError, ModelError
 
 _TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

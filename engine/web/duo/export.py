@@ -18,7 +18,7 @@ import sys
 
 from dateutil.relativedelta import relativedelta
 
-from ..api import Engine
+from engine.api import Engine
 from .resolvers import Caller, DuoSettings
 
 QUERY = """

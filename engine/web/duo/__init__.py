@@ -2,11 +2,11 @@
 `aiUserMetrics`, `aiMetrics`) answered from Cube queries over cubes/duo_*.yml.
 
     from engine import Engine
-    from engine.duo import execute_graphql, Caller
+    from engine.web.duo import execute_graphql, Caller
     status, body = execute_graphql(engine, {"query": "{ group(fullPath: \\"gitlab-org\\") { ... } }"})
 
     # Flask: POST/GET /api/graphql (and GET /api/duo/ai-metrics.csv)
-    from engine.duo import create_blueprint
+    from engine.web.duo import create_blueprint
     app.register_blueprint(create_blueprint(lambda: engine))
 
 Callers: an unauthenticated request to a server without a tokens mapping, from loopback, is the
@@ -25,7 +25,7 @@ from typing import Any, Callable, Mapping
 
 from graphql import GraphQLError, graphql_sync
 
-from ..api import Engine, parse_instant
+from engine.api import Engine, parse_instant
 from .data import DuoData
 from .resolvers import Caller, Context, DuoSettings, Root, resolve_field
 from .schema import schema, sdl

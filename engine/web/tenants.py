@@ -19,9 +19,9 @@ import threading
 from pathlib import Path
 from typing import Any, Callable
 
-from .api import Engine
-from .errors import CubeError
-from .reload import ModelStore
+from engine.api import Engine
+from engine.errors import CubeError
+from engine.api.store import ModelStore
 
 TENANT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 

@@ -13,10 +13,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Union
 
-from .errors import QueryError, SchemaError
-from .model import Cube, Join, Member, MemberRef, Model
-from .naming import member_alias
-from .query import Filter, FilterGroup, FilterNode, OrderItem, Query
+from engine.errors import QueryError, SchemaError
+from engine.model import Cube, Join, Member, MemberRef, Model
+from engine.model import member_alias
+from engine.query import Filter, FilterGroup, FilterNode, OrderItem, Query
 
 GRANULARITIES = ("second", "minute", "hour", "day", "week", "month", "quarter", "year")
 

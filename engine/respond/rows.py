@@ -17,11 +17,11 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Sequence
 
-from .model import Member
+from engine.model import Member
 from .formats import reported_format
 from .meta import value_type
-from .naming import titleize
-from .plan import Column, Plan
+from engine.model import titleize
+from engine.compile.plan import Column, Plan
 
 
 def js_number(value: int | float | Decimal) -> str:

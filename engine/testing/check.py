@@ -35,11 +35,11 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import duckdb
-from .api import Engine, parse_instant
-from .errors import CubeError, ModelError
-from .model import Cube, CubeRef, Member, MemberRef, Model, Template
+from engine.api import Engine, parse_instant
+from engine.errors import CubeError, ModelError
+from engine.shipped import default_models, sample_database
+from engine.model import Cube, CubeRef, Member, MemberRef, Model, Template
 
-PROJECT = Path(__file__).resolve().parent.parent
 DEFAULT_EXAMPLES = 50
 
 
@@ -363,7 +363,7 @@ class _Checker:
     def invariants(self, examples: int, names: Iterable[str]) -> None:
         if examples <= 0:
             return
-        from .testing import INVARIANTS
+        from engine.testing import INVARIANTS
         broken = {f.subject for f in self.findings if f.kind == "member"}
         for name in names:
             invariant = INVARIANTS[name]
@@ -384,7 +384,7 @@ class _Checker:
 
     def strategy(self, invariant: str, broken: set[str]) -> Any:
         """Queries suited to the invariant, without members already reported broken."""
-        from .testing import FEATURES, queries
+        from engine.testing import FEATURES, queries
         # Queries that give the invariant something to compare: groups to add up, filters to
         # negate, rows to page through. Measure filters (HAVING) switch the first two off.
         features, require = {
@@ -523,7 +523,7 @@ def check(engine: Engine, examples: int = DEFAULT_EXAMPLES,
     `model_root` is how file names are shown (default: the model directory)."""
     names: list[str] = []
     if examples > 0:
-        from .testing import INVARIANTS  # needs Hypothesis
+        from engine.testing import INVARIANTS  # needs Hypothesis
         names = list(invariants) if invariants else list(INVARIANTS)
         unknown = [n for n in names if n not in INVARIANTS]
         if unknown:
@@ -541,11 +541,6 @@ def check(engine: Engine, examples: int = DEFAULT_EXAMPLES,
     order = {"cube": 0, "primary_key": 1, "join": 2, "member": 3, "fan_out": 4, "invariant": 5}
     return sorted(checker.findings,
                   key=lambda f: (order.get(f.kind, 9), f.file or "", f.line or 0, f.subject))
-
-
-def _default_models() -> Path:
-    local = Path("cubes")
-    return local if local.is_dir() else PROJECT / "cubes"
 
 
 def main(argv: Iterable[str] | None = None) -> int:
@@ -577,10 +572,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the check for parsed arguments (`--models`, `--db`, `--examples`, `--now`)."""
     now = parse_instant(args.now) if args.now else None
-    models = args.models or _default_models()
+    models = args.models or default_models()
     if args.examples > 0:
         try:
-            from . import testing
+            from engine import testing
         except ImportError:
             print("duckcube check: the invariant checks need Hypothesis "
                   "(pip install 'duckcube[test]'); --examples 0 skips them", file=sys.stderr)
@@ -594,7 +589,6 @@ def run(args: argparse.Namespace) -> int:
         if args.db:
             database: Any = args.db
         else:
-            from .cli import sample_database
             database = sample_database((now or datetime.now(timezone.utc)).date())
         engine = Engine(models=models, database=database, now=now)
     except ModelError as error:

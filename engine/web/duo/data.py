@@ -14,8 +14,8 @@ from typing import Any, Iterable
 
 from graphql import GraphQLError
 
-from ..api import Engine
-from ..errors import CubeError
+from engine.api import Engine
+from engine.errors import CubeError
 from .rules import cube_instant
 
 E = "DuoUsageEvents"

@@ -34,7 +34,9 @@ from typing import Any
 
 import pytest
 
-from .api import Engine
+from engine.api import Engine
+
+from . import current
 
 _OPTIONS = (
     ("cube_models", "--cube-models", "directory of Cube YAML models (default: ./cubes)"),
@@ -42,11 +44,10 @@ _OPTIONS = (
     ("cube_now", "--cube-now", "ISO-8601 instant relative date ranges resolve against"),
 )
 
-# Configurations of the pytest sessions running (a stack: pytester nests sessions), engines
-# built per configuration, and the `cube_engine` of the test running now.
+# Configurations of the pytest sessions running (a stack: pytester nests sessions) and engines
+# built per configuration; the `cube_engine` of the test running now is `current.running`.
 _configs: list[pytest.Config] = []
 _engines: dict[tuple, Engine] = {}
-_current: dict[str, Engine | None] = {"engine": None}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -58,6 +59,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     _configs.append(config)
+    current.configured = configured_engine
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -69,12 +71,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def pytest_runtest_call(item: pytest.Item) -> Any:
     # cube_query() draws from the engine the running test asked for.
     engine = getattr(item, "funcargs", {}).get("cube_engine")
-    previous = _current["engine"]
-    _current["engine"] = engine if isinstance(engine, Engine) else None
+    previous = current.running
+    current.running = engine if isinstance(engine, Engine) else None
     try:
         return (yield)
     finally:
-        _current["engine"] = previous
+        current.running = previous
 
 
 def _setting(config: pytest.Config, name: str) -> str | None:
@@ -98,18 +100,13 @@ def configured_engine(config: pytest.Config | None = None) -> Engine:
     if config is None:
         if not _configs:
             raise RuntimeError("duckcube's pytest plugin is not active: add "
-                               "`pytest_plugins = [\"engine.pytest_plugin\"]` to conftest.py")
+                               "`pytest_plugins = [\"engine.testing.pytest_plugin\"]` to conftest.py")
         config = _configs[-1]
     models = _setting(config, "cube_models") or str(config.rootpath / "cubes")
     key = (models, _setting(config, "cube_db"), _setting(config, "cube_now"))
     if key not in _engines:
         _engines[key] = Engine(models=key[0], database=key[1], now=key[2])
     return _engines[key]
-
-
-def current_engine() -> Engine:
-    """The `cube_engine` the running test set up, else the engine the configuration describes."""
-    return _current["engine"] or configured_engine()
 
 
 @pytest.fixture(scope="session")
@@ -121,5 +118,5 @@ def cube_engine(pytestconfig: pytest.Config) -> Engine:
 @pytest.fixture(scope="session", name="cube_query")
 def _cube_query_fixture(cube_engine: Engine) -> Any:
     """`cube_query(**options)`: a strategy factory, for tests that draw with `st.data()`."""
-    from .testing import cube_query  # Hypothesis only when asked for: the plugin loads without
+    from engine.testing import cube_query  # Hypothesis only when asked for: the plugin loads without
     return cube_query

@@ -43,10 +43,11 @@ from typing import Any, Callable, Collection, Iterable
 
 from hypothesis import strategies as st
 
-from .api import Engine
-from .errors import CubeError
-from .model import CubeRef, Member, MemberRef, Model, load_model
-from .naming import member_alias
+from engine.api import Engine
+from engine.errors import CubeError
+from engine.model import CubeRef, Member, MemberRef, Model, load_model, member_alias
+
+from . import current
 
 __all__ = [
     "FEATURES", "REQUIRABLE", "GRANULARITIES", "RELATIVE_DATE_RANGES", "InvalidQuery", "INVARIANTS",
@@ -606,8 +607,7 @@ def cube_query(**options: Any) -> st.SearchStrategy[dict]:
     at import time) from the test's `cube_engine` fixture, or, when the test does not ask for
     it, from the engine the plugin's options describe (`--cube-models`, `--cube-db`)."""
     def build() -> st.SearchStrategy[dict]:
-        from .pytest_plugin import current_engine
-        return queries(current_engine(), **options)
+        return queries(current.current_engine(), **options)
     return st.deferred(build)
 
 

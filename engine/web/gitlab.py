@@ -47,7 +47,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from .errors import CubeError
+from engine.errors import CubeError
 from .tenants import Tenants
 
 log = logging.getLogger("duckcube")

@@ -30,10 +30,10 @@ from zoneinfo import ZoneInfo
 import sqlglot
 from sqlglot import exp
 
-from . import dates
+from engine import dates
 from .dialects import DUCKDB, Dialect, Fragment, get_dialect
-from .naming import underscore
-from .model import CubeRef, Member, MemberRef, Model, Template, parse_interval
+from engine.model import underscore
+from engine.model import CubeRef, Member, MemberRef, Model, Template, parse_interval
 from .plan import (Column, Plan, PlannedFilter, PlannedGroup, PlannedNode, filter_members,
                    row_date_ranges)
 
@@ -219,7 +219,7 @@ def check_model_sql(model: Model, dialect: Dialect | str | None = None) -> None:
     """Parse every member's SQL once (in the dialect model SQL is written in, DuckDB's unless
     `dialect` says otherwise), so SQL we cannot read fails at load with file and line rather
     than at query time."""
-    from .errors import ModelError
+    from engine.errors import ModelError
 
     dialect = get_dialect(dialect)
     renderer = _CheckRenderer(model, dialect=dialect)
@@ -340,7 +340,7 @@ def _window_dimension(plan: Plan):
     """The time dimension a cumulative measure rolls over: the first one with a date range
     (its granular column when selected); None when the query has none, which makes cumulative
     measures plain aggregates, as in Cube."""
-    from .errors import SchemaError
+    from engine.errors import SchemaError
     for td in plan.query.time_dimensions:
         column = next((c for c in plan.dimensions
                        if c.granularity and c.member.path == td.dimension), None)
@@ -709,7 +709,7 @@ def _keys_select(model: Model, plan: Plan, renderer: Renderer, params: _Params,
         name = f"q_{index}"
         cube = model.cubes[cube_name]
         if not cube.primary_keys:
-            from .errors import SchemaError
+            from engine.errors import SchemaError
             raise SchemaError(f"One or more Primary key is required for '{cube_name}' cube")
         key_aliases = [f"__pk_{i}" for i in range(len(cube.primary_keys))]
         keys = _joined_rows(model, plan, renderer, params, dimension_expressions(renderer) + [
@@ -757,7 +757,7 @@ def _keys_select(model: Model, plan: Plan, renderer: Renderer, params: _Params,
 def _sub_query_select(model: Model, member: Member, dialect: Dialect = DUCKDB) -> exp.Select:
     """SELECT <cube primary key>, <the dimension's measure SQL> over the cube and the cubes that
     SQL needs, grouped by the key."""
-    from .errors import SchemaError
+    from engine.errors import SchemaError
     from .plan import cubes_of, join_tree, multiplied_cubes
 
     cube = model.cubes[member.cube]
@@ -781,7 +781,7 @@ def _sub_query_select(model: Model, member: Member, dialect: Dialect = DUCKDB) -
 
 
 def _steps_from(model: Model, root: str, cubes: list[str]):
-    from .errors import SchemaError
+    from engine.errors import SchemaError
     from .plan import _tree_from
     steps = _tree_from(model, root, [c for c in dict.fromkeys(cubes) if c != root])
     if steps is None:
@@ -790,7 +790,7 @@ def _steps_from(model: Model, root: str, cubes: list[str]):
 
 
 def member_alias_sql(model: Model, member: Member) -> str:
-    from .naming import member_alias
+    from engine.model import member_alias
     return member_alias(model.cubes[member.cube].alias, member.name)
 
 

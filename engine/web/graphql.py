@@ -41,7 +41,7 @@ from graphql import (GraphQLArgument, GraphQLBoolean, GraphQLEnumType, GraphQLEr
                      FieldNode, parse, validate, execute)
 from graphql.language import ast as gast
 
-from .errors import CubeError
+from engine.errors import CubeError
 
 # --- the fixed types ------------------------------------------------------------------------
 

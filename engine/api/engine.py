@@ -24,21 +24,21 @@ from typing import Any, Callable
 
 import duckdb
 
-from . import dates
-from .cache import (CACHE_MODES, ContinueWait, QueryQueue, RefreshKeys, ResultCache,
+from engine import dates
+from engine.run.cache import (CACHE_MODES, ContinueWait, QueryQueue, RefreshKeys, ResultCache,
                     cache_key_query, copy_body, current_stats, shared_queue)
-from .errors import CubeError, QueryError
-from .backends import Backend, open_backend
-from .execute import Execution
-from .meta import build_meta
-from .model import Model
-from .naming import member_alias
-from .plan import Plan, filter_members, build_plan
-from .query import DATE_OPERATORS, Query, normalize_query, parse_query_param
-from .results import annotation, compact, shape_rows
-from .sqlgen import CompiledQuery, compile_plan, leaf_measures
-from .transformed import transformed_query
-from .reload import ModelStore
+from engine.errors import CubeError, QueryError
+from engine.run.backends import Backend, open_backend
+from engine.run.execute import Execution
+from engine.respond.meta import build_meta
+from engine.model import Model
+from engine.model import member_alias
+from engine.compile.plan import Plan, filter_members, build_plan
+from engine.query import DATE_OPERATORS, Query, normalize_query, parse_query_param
+from engine.respond.rows import annotation, compact, shape_rows
+from engine.compile.sql import CompiledQuery, compile_plan, leaf_measures
+from engine.respond.transformed import transformed_query
+from .store import ModelStore
 
 REGULAR, COMPARE, BLENDING = "regularQuery", "compareDateRangeQuery", "blendingQuery"
 

@@ -57,7 +57,7 @@ from sqlglot.dialects.clickhouse import ClickHouse as _SqlglotClickHouse
 from sqlglot.dialects.dialect import json_extract_segments
 from sqlglot.dialects.duckdb import DuckDB as _SqlglotDuckDB
 
-from .model import duckdb_interval
+from engine.model import duckdb_interval
 
 Parts = list[tuple[int, str]]  # an interval as (count, unit) pairs, as `model.parse_interval` gives
 
@@ -436,7 +436,7 @@ class ClickHouseDialect(Dialect):
         months = {unit for _, unit in parts} <= set(_MONTH_UNITS)
         micros = {unit for _, unit in parts} <= set(_MICROS)
         if not (months or micros):
-            from .errors import DatabaseError
+            from engine.errors import DatabaseError
             raise DatabaseError(f"Not implemented Error: an interval mixing months with days or "
                                 f"time cannot bucket times: {duckdb_interval(parts)}")
         time = self.timestamp(value)

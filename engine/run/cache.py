@@ -42,8 +42,8 @@ from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any, Callable
 
-from .errors import CubeError, ModelError
-from .model import Model, parse_interval
+from engine.errors import CubeError, ModelError
+from engine.model import Model, parse_interval
 
 log = logging.getLogger("duckcube")
 

@@ -40,8 +40,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import duckdb
 
-from .dialects import CLICKHOUSE, DUCKDB, Dialect
-from .errors import DatabaseError, ModelError
+from engine.compile.dialects import CLICKHOUSE, DUCKDB, Dialect
+from engine.errors import DatabaseError, ModelError
 
 _TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DATABASE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
@@ -120,7 +120,7 @@ class DuckDBBackend(Backend):
         no row read, about 2 ms per cube. A source whose statistics do not reach the count
         (a view over files, expressions DuckDB does not propagate them through), or whose SQL
         fails, is not proven."""
-        from .sqlgen import Renderer, _source  # the FROM and key SQL exactly as queries have them
+        from engine.compile.sql import Renderer, _source  # the FROM and key SQL exactly as queries have them
 
         def top(sql: str) -> tuple:
             node = json.loads(self.run(f"EXPLAIN (FORMAT JSON) {sql}")[0][1])[0]

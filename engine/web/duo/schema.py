@@ -7,7 +7,7 @@ everything that lists events is generated from the registry (engine/duo/events.p
 `<eventName>EventCount: Int` per registered event, deprecated ones included, as GitLab does) and the
 per-feature objects of `aiMetrics`.
 
-    from engine.duo.schema import sdl, schema
+    from engine.web.duo.schema import sdl, schema
     print(sdl())          # the whole SDL
 """
 
