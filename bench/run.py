@@ -293,7 +293,7 @@ def stage_breakdown(engine: Any, q: BenchQuery, keys_not_null: frozenset[str],
         from engine.query import normalize_query
         from engine.respond.rows import annotation, compact, shape_rows
         from engine.compile.sql import compile_plan
-        from server import encode_json
+        from engine.respond.bodies import encode_json
         samples: dict[str, list[float]] = {}
 
         def add(name: str, fn: Callable[[], Any]) -> Any:
@@ -717,7 +717,7 @@ def print_report(result: dict) -> None:
               f"Engine() construction {emb['engine_init_ms']:.0f} ms")
         if mode == "threads=1":
             print()
-            print("   Engine.load step by step, p50 ms (threads=1; a query seen the first time; json_dumps is server.encode_json):")
+            print("   Engine.load step by step, p50 ms (threads=1; a query seen the first time; json_dumps is engine.respond.bodies.encode_json):")
             steps = ["normalize", "plan", "compile", "execute", "shape", "json_dumps"]
             print(f"   {'query':<29}" + "".join(f"{s:>11}" for s in steps))
             for name, entry in emb["queries"].items():

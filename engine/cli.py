@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s duckcube %(message)s")
-    from engine.web.gitlab import TokenFileError, TokenStore
+    from engine.web.auth import TokenFileError, TokenStore
     from engine.run.backends import open_backend
     from engine.web.tenants import DatabaseTenants, Tenants
 

@@ -38,22 +38,19 @@ it changes.
 
 from __future__ import annotations
 
-import hmac
 import json
-import logging
 import re
-import threading
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from flask import Blueprint, Response, request
+
 from engine.errors import CubeError
+
+from .auth import ROLES, Auth, NotAuthorized
+from .http import json_response, log, request_params
 from .tenants import Tenants
 
-log = logging.getLogger("duckcube")
-
-ROLES = {"guest": 10, "planner": 15, "reporter": 20, "developer": 30, "maintainer": 40,
-         "owner": 50}
 _READ_DASHBOARDS = ROLES["reporter"]  # :read_customizable_dashboards
 _PROJECT_ID = re.compile(r"^[0-9]{1,18}$")
 ACTIONS = ("load", "dry-run", "meta")
@@ -62,100 +59,6 @@ ACTIONS = ("load", "dry-run", "meta")
 def tenant_of(project_id: int) -> str:
     """The tenant GitLab's JWT names for a project (`appId`)."""
     return f"gitlab_project_{project_id}"
-
-
-class TokenFileError(ValueError):
-    pass
-
-
-class TokenStore:
-    """`{token: [project ids]}` or `{token: {project id: role}}` from a JSON file."""
-
-    def __init__(self, path: str | Path | None):
-        """`path=None`: no token is valid (every request gets 401)."""
-        self.path = Path(path) if path is not None else None
-        self._lock = threading.Lock()
-        self._stamp: tuple | None = None
-        self._tokens: dict[str, dict[int, int]] = {}
-        if self.path is not None:
-            self._load()
-
-    def _load(self) -> None:
-        assert self.path is not None
-        try:
-            stat = self.path.stat()
-            raw = json.loads(self.path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise TokenFileError(f"{self.path}: {exc}") from None
-        self._tokens = parse_tokens(raw, str(self.path))
-        self._stamp = (stat.st_mtime_ns, stat.st_size)
-
-    def _maybe_reload(self) -> None:
-        if self.path is None:
-            return
-        try:
-            stat = self.path.stat()
-        except OSError:
-            return
-        if (stat.st_mtime_ns, stat.st_size) == self._stamp:
-            return
-        with self._lock:
-            try:
-                self._load()
-                log.info("reloaded GitLab tokens from %s", self.path)
-            except TokenFileError as exc:  # keep the previous tokens
-                self._stamp = (stat.st_mtime_ns, stat.st_size)
-                log.error("GitLab tokens file not reloaded: %s", exc)
-
-    def projects(self, token: str) -> dict[int, int] | None:
-        """Project id -> access level for `token`; None for an unknown token."""
-        self._maybe_reload()
-        found = None
-        for known, projects in self._tokens.items():
-            # compare every token, in constant time, so timing does not tell which one is close
-            if hmac.compare_digest(known.encode(), token.encode()):
-                found = projects
-        return found
-
-
-def parse_tokens(raw: Any, where: str = "tokens") -> dict[str, dict[int, int]]:
-    if not isinstance(raw, dict):
-        raise TokenFileError(f"{where}: expected a JSON object mapping tokens to project ids")
-    tokens: dict[str, dict[int, int]] = {}
-    for token, grant in raw.items():
-        if not token:
-            raise TokenFileError(f"{where}: empty token")
-        if isinstance(grant, list):
-            items = [(p, "reporter") for p in grant]
-        elif isinstance(grant, dict):
-            items = list(grant.items())
-        else:
-            raise TokenFileError(f"{where}: token {token[:4]}...: expected a list of project ids "
-                                 "or an object of project id -> role")
-        projects: dict[int, int] = {}
-        for project, role in items:
-            if isinstance(project, bool) or not (
-                    isinstance(project, int) or (isinstance(project, str)
-                                                 and _PROJECT_ID.match(project))):
-                raise TokenFileError(f"{where}: token {token[:4]}...: bad project id {project!r}")
-            if role not in ROLES:
-                raise TokenFileError(f"{where}: token {token[:4]}...: unknown role {role!r} "
-                                     f"(one of {', '.join(ROLES)})")
-            projects[int(project)] = ROLES[role]
-        tokens[token] = projects
-    return tokens
-
-
-def token_from(headers: Mapping[str, str]) -> str | None:
-    """`PRIVATE-TOKEN: <t>` or `Authorization: Bearer <t>`, as GitLab reads personal tokens."""
-    token = headers.get("PRIVATE-TOKEN")
-    if token:
-        return token.strip()
-    authorization = headers.get("Authorization") or ""
-    scheme, _, value = authorization.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    return None
 
 
 class GitLabError(Exception):
@@ -174,11 +77,11 @@ def _invalid(name: str, what: str = "invalid") -> GitLabError:
 
 
 class GitLabAPI:
-    """The three routes' logic. `tokens=None` means no token check (loopback dev mode only)."""
+    """The three routes' logic; `auth` says which projects a request's token may read."""
 
-    def __init__(self, tenants: Tenants, tokens: TokenStore | None):
+    def __init__(self, tenants: Tenants, auth: Auth):
         self.tenants = tenants
-        self.tokens = tokens
+        self.auth = auth
 
     def handle(self, action: str, project_id: str, headers: Mapping[str, str],
                params: Callable[[], dict]) -> tuple[int, Any]:
@@ -221,13 +124,10 @@ class GitLabAPI:
         return result
 
     def _authenticate(self, headers: Mapping[str, str]) -> dict[int, int] | None:
-        if self.tokens is None:
-            return None
-        token = token_from(headers)
-        grants = self.tokens.projects(token) if token else None
-        if grants is None:
-            raise _message(401, "401 Unauthorized")
-        return grants
+        try:
+            return self.auth.gitlab_grants(headers)
+        except NotAuthorized:
+            raise _message(401, "401 Unauthorized") from None
 
 
 def _declared_params(body: dict) -> tuple[dict, str]:
@@ -255,6 +155,32 @@ def _declared_params(body: dict) -> tuple[dict, str]:
 
 def _error_text(body: dict) -> str:
     return str(body.get("error") or body.get("message") or body)
+
+
+def create_blueprint(tenants: Tenants, auth: Auth) -> Blueprint:
+    """`GET|POST /api/v4/projects/<id>/product_analytics/request/<load|dry-run|meta>`."""
+    gitlab = GitLabAPI(tenants, auth)
+    blueprint = Blueprint("gitlab_product_analytics", __name__)
+
+    @blueprint.route("/api/v4/projects/<path:project_id>/product_analytics/request/<action>",
+                     methods=["GET", "POST"])
+    def gitlab_route(project_id: str, action: str) -> Response:
+        if action not in ACTIONS:
+            return json_response({"error": "404 Not Found"}, 404)
+
+        def params() -> dict:
+            try:
+                return request_params()
+            except CubeError:
+                raise GitLabError(400, {"error": "body is not valid JSON"}) from None
+        try:
+            status, body = gitlab.handle(action, project_id, request.headers, params)
+        except Exception:
+            log.exception("internal error")
+            status, body = 500, {"message": "500 Internal Server Error"}
+        return json_response(body, status)
+
+    return blueprint
 
 
 # --- GitLab's DataTransformer --------------------------------------------------------------

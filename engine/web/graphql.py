@@ -27,6 +27,7 @@ answers 500 for both, express-graphql's status for a null `data`).
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import threading
@@ -41,7 +42,13 @@ from graphql import (GraphQLArgument, GraphQLBoolean, GraphQLEnumType, GraphQLEr
                      FieldNode, parse, validate, execute)
 from graphql.language import ast as gast
 
+from flask import Blueprint, Response, request
+
 from engine.errors import CubeError
+
+from .auth import Auth
+from .http import json_response, log, request_params
+from .tenants import Tenants
 
 # --- the fixed types ------------------------------------------------------------------------
 
@@ -429,3 +436,32 @@ class GraphQLAPI:
             if cube_error is not None and cube_error.status >= 500:
                 status = cube_error.status
         return status, body
+
+
+def create_blueprint(tenants: Tenants, auth: Auth) -> Blueprint:
+    """`GET|POST /cubejs-api/graphql`, with the same security context as the REST routes."""
+    graphql = GraphQLAPI()
+    blueprint = Blueprint("cube_graphql", __name__)
+
+    @blueprint.route("/cubejs-api/graphql", methods=["GET", "POST"])
+    def graphql_route() -> Response:
+        try:
+            engine = tenants.for_context(auth.cube_context(request.headers))
+            params = request_params()
+            variables = params.get("variables")
+            if isinstance(variables, str) and variables.strip():
+                try:
+                    variables = json.loads(variables)
+                except json.JSONDecodeError:
+                    return json_response({"errors": [{"message": "Variables are invalid JSON."}]},
+                                         400)
+            status, body = graphql.execute(engine, params.get("query"), variables or None,
+                                           params.get("operationName"))
+            return json_response(body, status)
+        except CubeError as exc:
+            return json_response(exc.body, exc.status)
+        except Exception:
+            log.exception("internal error")
+            return json_response({"errors": [{"message": "Internal server error"}]}, 500)
+
+    return blueprint

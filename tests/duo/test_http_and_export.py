@@ -15,6 +15,7 @@ from flask import Flask
 
 from duo_helpers import DATA, MODELS, NOW, ROOT, data_of, engine_docs, engine_now, example
 from engine import Engine
+from engine.web.auth import Auth
 from engine.web.duo import create_blueprint
 from engine.web.duo.export import COLUMNS, ai_metrics_csv, months, rate
 from engine.web.duo.rules import RESOURCE_ACCESS_ERROR
@@ -25,7 +26,7 @@ TOKENS = {"tok-jas": "jasbourne", "tok-guest": "guest-viewer", "tok-root": "root
 
 def client(engine, tokens=None):
     app = Flask("duo-test")
-    app.register_blueprint(create_blueprint(lambda: engine, tokens=tokens))
+    app.register_blueprint(create_blueprint(lambda: engine, Auth(duo_tokens=tokens)))
     return app.test_client()
 
 
@@ -151,7 +152,7 @@ def test_serve_sample_database_has_both_domains():
 
 
 def test_caller_rules():
-    from engine.web.duo import Caller, caller_for
+    from engine.web.auth import Caller, caller_for
     assert caller_for({}, "127.0.0.1", None) == Caller.local_admin()
     assert caller_for({}, "::1", None) == Caller.local_admin()
     assert caller_for({}, "10.0.0.1", None) == Caller.anonymous()

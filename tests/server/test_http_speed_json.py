@@ -1,5 +1,5 @@
 """The server's fast JSON paths give what the standard library gave: orjson for request and response
-bodies (`server.encode_json`, `server.parse_json_body`), the kept /meta body, and the job
+bodies (`engine.respond.bodies.encode_json`, `parse_json_body`), the kept /meta body, and the job
 result copy (`engine.cache.copy_body`)."""
 
 import json
@@ -14,7 +14,7 @@ import pytest
 from engine import Engine
 from engine.run.cache import copy_body
 from serverkit import CONFORMANCE, RECORDED_AT, Server, call
-from server import _orjson_writes_as_stdlib, encode_json, parse_json_body
+from engine.respond.bodies import encode_json, parse_json_body, writes_as_stdlib
 
 
 def stdlib(body) -> bytes:
@@ -53,7 +53,7 @@ def test_encode_json_writes_what_the_stdlib_writes(body):
                                    uuid.UUID(int=1), {1, 2}, b"bytes"])
 def test_what_the_stdlib_refuses_is_still_refused(value):
     """orjson would write a datetime or UUID; the stdlib raises, and so does the server (500)."""
-    assert not _orjson_writes_as_stdlib({"data": [{"x": value}]})
+    assert not writes_as_stdlib({"data": [{"x": value}]})
     with pytest.raises(TypeError):
         stdlib({"data": [{"x": value}]})
     with pytest.raises(TypeError):

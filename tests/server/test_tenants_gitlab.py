@@ -11,7 +11,8 @@ from datetime import date, timedelta
 import duckdb
 import pytest
 
-from engine.web.gitlab import TokenFileError, parse_tokens, zero_fill
+from engine.web.auth import TokenFileError, parse_tokens
+from engine.web.gitlab import zero_fill
 from serverkit import (CONFORMANCE, Server, call, get, model_with_slow_cubes, token, until_done)
 
 TOKENS = {"tok-a": [1], "tok-b": [1, 2], "tok-c": {"1": "guest", "3": "developer"}}

@@ -7,12 +7,12 @@
 
     # Flask: POST/GET /api/graphql (and GET /api/duo/ai-metrics.csv)
     from engine.web.duo import create_blueprint
-    app.register_blueprint(create_blueprint(lambda: engine))
+    app.register_blueprint(create_blueprint(lambda: engine, Auth(duo_tokens={"tok": "alice"})))
 
-Callers: an unauthenticated request to a server without a tokens mapping, from loopback, is the
-local administrator (offline development); with `tokens` ({token: username}) a request is the
-token's user (header `PRIVATE-TOKEN` or `Authorization: Bearer`), an unknown token gets 401, and
-no token means anonymous.
+Callers (`engine.web.auth.Auth.duo_caller`): an unauthenticated request to a server without any
+auth configured, from loopback, is the local administrator (offline development); with
+`duo_tokens` ({token: username}) a request is the token's user (header `PRIVATE-TOKEN` or
+`Authorization: Bearer`), an unknown token gets 401, and no token means anonymous.
 """
 
 from __future__ import annotations
@@ -20,21 +20,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 from graphql import GraphQLError, graphql_sync
 
 from engine.api import Engine, parse_instant
+from engine.web.auth import Auth, Caller
 from .data import DuoData
-from .resolvers import Caller, Context, DuoSettings, Root, resolve_field
+from .resolvers import Context, DuoSettings, Root, resolve_field
 from .schema import schema, sdl
 
-__all__ = ["Caller", "DuoSettings", "execute_graphql", "create_blueprint", "caller_for", "sdl",
-           "schema", "load_tokens"]
+__all__ = ["Caller", "DuoSettings", "execute_graphql", "create_blueprint", "sdl", "schema"]
 
 log = logging.getLogger("duckcube.duo")
-LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
 def _now(engine: Engine, settings: DuoSettings) -> dt.datetime:
@@ -91,54 +89,19 @@ def execute_graphql(engine: Engine, body: Any, caller: Caller | None = None, *,
     return _execute_one(engine, body, caller, settings)
 
 
-def load_tokens(tokens: Mapping[str, str] | str | Path | None) -> dict[str, str] | None:
-    """`{token: username}` from a mapping or a JSON file (None: no auth configured)."""
-    if tokens is None:
-        return None
-    if isinstance(tokens, (str, Path)):
-        tokens = json.loads(Path(tokens).read_text())
-    out = {}
-    for token, user in dict(tokens).items():  # type: ignore[arg-type]
-        out[str(token)] = user["username"] if isinstance(user, dict) else str(user)
-    return out
-
-
-def caller_for(headers: Mapping[str, str], remote_addr: str | None,
-               tokens: Mapping[str, str] | None, auth_configured: bool | None = None
-               ) -> Caller | None:
-    """The caller of a request, or None for an invalid token (401). Without any auth configured
-    (default: no `tokens`), a request from loopback without a token is the local administrator."""
-    if auth_configured is None:
-        auth_configured = tokens is not None
-    token = headers.get("PRIVATE-TOKEN") or headers.get("Private-Token")
-    auth = headers.get("Authorization") or ""
-    if not token and auth.lower().startswith("bearer "):
-        token = auth.split(" ", 1)[1].strip()
-    if token:
-        if tokens is None or token not in tokens:
-            return None
-        return Caller(tokens[token])
-    if not auth_configured and (remote_addr or "") in LOOPBACK:
-        return Caller.local_admin()
-    return Caller.anonymous()
-
-
-def create_blueprint(engine_provider: Engine | Callable[[], Engine], *,
-                     tokens: Mapping[str, str] | str | Path | None = None,
-                     settings: DuoSettings | None = None, auth_configured: bool | None = None):
+def create_blueprint(engine_provider: Engine | Callable[[], Engine], auth: Auth | None = None, *,
+                     settings: DuoSettings | None = None):
     """A Flask blueprint serving `POST|GET /api/graphql` and `GET /api/duo/ai-metrics.csv`.
 
     engine_provider: the Engine, or a function returning it (per request).
-    tokens: {token: username} or a JSON file of it; requests carry `PRIVATE-TOKEN: <token>` or
-        `Authorization: Bearer <token>`.
-    auth_configured: whether the server has any auth configured (default: tokens given); when
-        it has, a request without a token is anonymous even from loopback.
+    auth: who is calling (`Auth.duo_caller`: a token from `duo_tokens` names the user; with no
+        auth configured, a loopback caller is the administrator). Default: no auth configured.
     """
     from flask import Blueprint, Response, request
 
     from .export import ai_metrics_csv
 
-    token_map = load_tokens(tokens)
+    auth = auth or Auth()
     settings = settings or DuoSettings()
     bp = Blueprint("duo_graphql", __name__)
 
@@ -150,7 +113,7 @@ def create_blueprint(engine_provider: Engine | Callable[[], Engine], *,
                         mimetype="application/json")
 
     def caller() -> Caller | Response:
-        found = caller_for(request.headers, request.remote_addr, token_map, auth_configured)
+        found = auth.duo_caller(request.headers, request.remote_addr)
         return _json({"errors": [{"message": "Invalid token"}]}, 401) if found is None else found
 
     @bp.route("/api/graphql", methods=["POST", "GET"])
@@ -186,6 +149,6 @@ def create_blueprint(engine_provider: Engine | Callable[[], Engine], *,
         except ValueError as exc:
             return _json({"errors": [{"message": str(exc)}]}, 400)
         return Response(text, 200, mimetype="text/csv", headers={
-            "Content-Disposition": f'attachment; filename="ai-metrics.csv"'})
+            "Content-Disposition": 'attachment; filename="ai-metrics.csv"'})
 
     return bp

@@ -19,7 +19,9 @@ import sys
 from dateutil.relativedelta import relativedelta
 
 from engine.api import Engine
-from .resolvers import Caller, DuoSettings
+from engine.web.auth import Caller
+
+from .resolvers import DuoSettings
 
 QUERY = """
 query aiMetricsExport($fullPath: ID!, $startDate: Date!, $endDate: Date!) {

@@ -14,6 +14,8 @@ from typing import Any
 
 from graphql import GraphQLError, GraphQLResolveInfo
 
+from engine.web.auth import Caller
+
 from . import paging
 from .data import REPORTER, DuoData, Namespace, User
 from .events import (ACCEPTED, CODE_SUGGESTION_IDS, EVENT_BY_ENUM, EVENT_BY_ID, FEATURES,
@@ -24,22 +26,6 @@ from .schema import METRICS_FEATURES, sort_values
 
 SORTS = {value: (measure, direction) for value, measure, direction in sort_values()}
 DUO_PRO, DUO_ENTERPRISE = "code_suggestions", "duo_enterprise"
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who is asking. `username=None` is anonymous; `admin=True` forces administrator rights
-    (the local administrator of an unauthenticated loopback server)."""
-    username: str | None = None
-    admin: bool = False
-
-    @classmethod
-    def local_admin(cls) -> "Caller":
-        return cls("root", admin=True)
-
-    @classmethod
-    def anonymous(cls) -> "Caller":
-        return cls(None)
 
 
 @dataclass
