@@ -44,6 +44,7 @@ _RANGE_OPERATORS = ("inDateRange", "notInDateRange", "onTheDate")
 _START_OPERATORS = ("beforeDate", "afterOrOnDate")
 _END_OPERATORS = ("beforeOrOnDate", "afterDate")
 DATE_OPERATORS = _RANGE_OPERATORS + _START_OPERATORS + _END_OPERATORS  # values are dates
+COMPARISONS = ("gt", "gte", "lt", "lte")  # dates too, when the member is a time
 _ABSOLUTE_DATE = re.compile(
     r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$")
 _CACHE_MODES = ("stale-if-slow", "stale-while-revalidate", "must-revalidate", "no-cache")
@@ -60,11 +61,18 @@ _KNOWN_KEYS = (
 
 @dataclass(frozen=True)
 class Filter:
-    """One filter leaf, values already stringified as Cube does (`3` -> `"3"`, null kept)."""
+    """One filter leaf, values already stringified as Cube does (`3` -> `"3"`, null kept).
+
+    `bounds`: the local wall-clock instants (`YYYY-MM-DDTHH:mm:ss.SSS`, query time zone) the
+    values stand for when read as dates: the start of the first value, and for range operators
+    the end of the last (else None). Resolved here, against the query's clock, so no later
+    stage reads the clock; None when the operator does not take dates, or when a comparison's
+    value does not read as one (the plan refuses that for a time member)."""
 
     member: str
     operator: str
     values: tuple[str | None, ...] | None
+    bounds: tuple[str, str | None] | None = None
 
     def to_json(self) -> dict:
         out: dict[str, Any] = {"member": self.member, "operator": self.operator}
@@ -433,7 +441,30 @@ def _filter(node: dict, timezone: str, now: datetime) -> FilterNode:
     member = node.get("member", node.get("dimension"))
     if strings:
         strings = _resolve_relative_dates(operator, strings, timezone, now)
-    return Filter(member, operator, strings)
+    return Filter(member, operator, strings, _date_bounds(operator, strings, timezone, now))
+
+
+def _date_bounds(operator: str, values: tuple | None, timezone: str,
+                 now: datetime) -> tuple[str, str | None] | None:
+    """`Filter.bounds`: what the SQL compares with, as Cube 1.7's legacy planner formats it
+    (`dates.date_filter_bound`): ranges from values[0]'s start to values[-1]'s end, single-value
+    date operators and comparisons from values[0]'s start."""
+    if not values or operator not in DATE_OPERATORS + COMPARISONS:
+        return None
+    first, last = values[0], values[-1]
+    try:
+        if not isinstance(first, str):
+            raise dates.DateParseError(str(first))
+        low = dates.date_filter_bound(first, "from", timezone, now)
+        if operator not in _RANGE_OPERATORS:
+            return (low, None)
+        if not isinstance(last, str):
+            raise dates.DateParseError(str(last))
+        return (low, dates.date_filter_bound(last, "to", timezone, now))
+    except dates.DateParseError as exc:
+        if operator in COMPARISONS:
+            return None  # a number or a text compared, unless the member is a time
+        raise QueryError(str(exc)) from None
 
 
 def _resolve_relative_dates(operator: str, values: tuple, timezone: str,

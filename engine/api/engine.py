@@ -27,16 +27,17 @@ import duckdb
 from engine import dates
 from engine.run.cache import (CACHE_MODES, ContinueWait, QueryQueue, RefreshKeys, ResultCache,
                     cache_key_query, copy_body, current_stats, shared_queue)
-from engine.errors import CubeError, QueryError
+from engine.errors import QueryError
 from engine.run.backends import Backend, open_backend
 from engine.run.execute import Execution
 from engine.respond.meta import build_meta
 from engine.model import Model
 from engine.model import member_alias
 from engine.compile.plan import Plan, filter_members, build_plan
-from engine.query import DATE_OPERATORS, Query, normalize_query, parse_query_param
+from engine.query import Query, normalize_query, parse_query_param
 from engine.respond.rows import annotation, compact, shape_rows
-from engine.compile.sql import CompiledQuery, compile_plan, leaf_measures
+from engine.compile.plan import leaf_measures
+from engine.compile.sql import CompiledQuery, compile_plan, key_count_probes
 from engine.respond.transformed import transformed_query
 from .store import ModelStore
 
@@ -66,12 +67,12 @@ COMPILE_CACHE_SIZE = 512
 
 @dataclass
 class _Compiled:
-    """A cached compile: the plan and SQL of one normalized query. `clock` is the `now` the SQL
-    was compiled against when it depends on it (see `_clock_dependent`), else None."""
+    """A cached compile: the plan and SQL of one normalized query. Nothing after normalization
+    reads the clock (relative dates are resolved into the query's fields, which key the
+    cache), so an entry holds for as long as its model is served."""
 
     plan: Plan
     compiled: CompiledQuery
-    clock: datetime | None
 
 
 class _ModelState:
@@ -88,11 +89,11 @@ class _ModelState:
         self.lock = threading.Lock()
         self.hits = self.misses = 0
 
-    def get(self, key: tuple, now: datetime | None) -> _Compiled | None:
-        """The entry for `key` if it holds for a query resolved against `now`."""
+    def get(self, key: tuple) -> _Compiled | None:
+        """The entry for `key`, if cached."""
         with self.lock:
             entry = self.compiled.get(key)
-            if entry is None or (entry.clock is not None and entry.clock != now):
+            if entry is None:
                 self.misses += 1
                 return None
             self.compiled.move_to_end(key)
@@ -320,7 +321,7 @@ class Engine:
         model = model or self.model
         state = self._model_state(model)
         key = _compile_key(query, self.backend.dialect.name)
-        entry = state.get(key, query.now)
+        entry = state.get(key)
         if entry is not None:
             # The plan carries the query it was made for; this one differs at most in what
             # compile does not read (`given`, `now`), and the echo comes from this one.
@@ -329,8 +330,7 @@ class Engine:
         compiled = compile_plan(model, plan, total=bool(query.total),
                                 dialect=self.backend.dialect,
                                 keys_not_null=self._keys_not_null(state, plan))
-        state.put(key, _Compiled(plan, compiled,
-                                 query.now if _clock_dependent(plan) else None))
+        state.put(key, _Compiled(plan, compiled))
         return _Prepared(query, plan, compiled)
 
     def keys_not_null(self, cubes: list[str] | None = None) -> frozenset[str]:
@@ -350,7 +350,8 @@ class Engine:
                         if c in state.model.cubes)
         unknown = [c for c in wanted if c not in state.keys_not_null]
         if unknown:
-            proven = self.backend.keys_not_null(state.model, unknown)
+            proven = self.backend.keys_not_null(
+                key_count_probes(state.model, unknown, self.backend.dialect))
             with state.lock:
                 for cube in unknown:
                     state.keys_not_null[cube] = cube in proven
@@ -519,24 +520,6 @@ def _compile_key(query: Query, dialect: str) -> tuple:
     """What the compile of `query` depends on besides the model: its normalized fields with
     their resolved values (date ranges as absolute bounds), and the dialect."""
     return (dialect,) + tuple(_freeze(getattr(query, name)) for name in _KEY_FIELDS)
-
-
-_COMPARISONS = ("gt", "gte", "lt", "lte")
-
-
-def _clock_dependent(plan: Plan) -> bool:
-    """Whether the plan's SQL depends on the clock: a date filter value that normalization left
-    relative (`beforeDate ["yesterday", ...]`, `gt ["today"]` on a time dimension) is resolved
-    against `now` while compiling, so a cached compile is good only for that same `now`."""
-    def relative(node: Any) -> bool:
-        if not hasattr(node, "operator"):
-            return any(relative(item) for item in node.items)
-        if node.operator in DATE_OPERATORS or (node.operator in _COMPARISONS
-                                                and node.member.type == "time"):
-            return any(isinstance(v, str) and not dates.is_absolute(v)
-                       for v in node.values or ())
-        return False
-    return any(relative(node) for node in list(plan.where) + list(plan.having))
 
 
 def _query_key(prepared: _Prepared) -> str:

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Union
 
+from engine import dates
 from engine.errors import QueryError, SchemaError
-from engine.model import Cube, Join, Member, MemberRef, Model
-from engine.model import member_alias
-from engine.query import Filter, FilterGroup, FilterNode, OrderItem, Query
+from engine.model import Cube, Join, Member, MemberRef, Model, member_alias
+from engine.query import (COMPARISONS, DATE_OPERATORS, Filter, FilterGroup, FilterNode, OrderItem,
+                          Query)
 
 GRANULARITIES = ("second", "minute", "hour", "day", "week", "month", "quarter", "year")
 
@@ -55,9 +57,14 @@ class JoinStep:
 
 @dataclass(frozen=True)
 class PlannedFilter:
+    """A filter on a cube member. `utc_bounds`, for a filter comparing a time: the UTC instants
+    (millisecond precision) the SQL compares with, the first value's start and, for ranges, the
+    last value's end (`Filter.bounds` in the query's time zone, converted once here)."""
+
     member: Member
     operator: str
     values: tuple[str | None, ...] | None
+    utc_bounds: tuple[datetime, datetime | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,17 @@ class PlannedGroup:
 
 
 PlannedNode = Union[PlannedFilter, PlannedGroup]
+
+
+@dataclass(frozen=True)
+class Window:
+    """The time dimension cumulative measures roll over: its date range's local bounds and,
+    when it is selected with a granularity, its column (one row per bucket); without a column
+    the whole range is one window."""
+
+    date_range: tuple[str, str]
+    column: Column | None
+    member: Member  # the cube member of the rolled dimension
 
 
 @dataclass
@@ -88,6 +106,11 @@ class Plan:
     offset: int | None
     ungrouped: bool
     legacy_time_keys: list[tuple[str, Column]] = field(default_factory=list)
+    # The shape decisions the SQL follows (see `build_plan`):
+    having_measures: list[Member] = field(default_factory=list)  # filtered on, not selected
+    fan_out_leaves: list[Member] = field(default_factory=list)   # need the keys subquery
+    cumulative: list[Column] = field(default_factory=list)       # rolling windows to roll
+    window: "Window | None" = None                               # ... over this time dimension
 
     @property
     def columns(self) -> list[Column]:
@@ -170,7 +193,8 @@ def build_plan(model: Model, query: Query) -> Plan:
                 time_columns.append(Column(member, f"{alias_of(member)}_{td.granularity}", key,
                                            td.granularity, source(member)))
         if td.date_range is not None:
-            where.append(PlannedFilter(source(member), "inDateRange", td.date_range))
+            where.append(PlannedFilter(source(member), "inDateRange", td.date_range,
+                                       _to_utc(td.date_range, query.timezone)))
     date_filters = list(where)
     measure_columns = [Column(m, alias_of(m), m.path, source=source(m)) for m in measures]
 
@@ -183,7 +207,7 @@ def build_plan(model: Model, query: Query) -> Plan:
     measure_filter_members: list[Member] = []
     for node in query.filters:
         forced_paths += _view_paths(model, node)
-        planned = _plan_filter(model, node)
+        planned = _plan_filter(model, node, query.timezone)
         if planned is None:
             continue
         if isinstance(planned, PlannedFilter) and planned.operator == "measureFilter":
@@ -218,18 +242,104 @@ def build_plan(model: Model, query: Query) -> Plan:
         if all(c.key != path for c in dimension_columns) and all(k != path for k, _ in legacy):
             legacy.append((path, column))
 
+    # The SQL's shape: measures a join would inflate are aggregated on their own cube's rows
+    # (Cube's keys subquery); cumulative measures roll over the first ranged time dimension.
+    having_measures = [m for m in filter_members(having)
+                       if all(m is not c.source for c in measure_columns)]
+    cumulative = [c for c in measure_columns if c.source.rolling_window is not None]
+    window = (_window(model, query, all_dimensions)
+              if cumulative and not ungrouped else None)
     return Plan(
         query=query, dimensions=all_dimensions, measures=measure_columns, root=root, joins=steps,
         multiplied=multiplied, where=where, having=having, segments=segments,
         measure_filter_members=measure_filter_members, order=order,
         requested_order=requested, timezone=query.timezone, limit=query.limit,
         offset=query.offset, ungrouped=ungrouped, legacy_time_keys=legacy,
+        having_measures=having_measures,
+        fan_out_leaves=fan_out_leaves(model, [c.source for c in measure_columns]
+                                      + having_measures, multiplied),
+        cumulative=cumulative, window=window,
     )
 
 
-def _plan_filter(model: Model, node: FilterNode) -> PlannedNode | None:
+CALCULATED = ("number", "string", "time", "boolean")
+
+
+def leaf_measures(model: Model, member: Member) -> list[Member]:
+    """The aggregating measures a measure is built from: itself, or for a calculated measure
+    (`number` and friends) every measure its SQL references, recursively."""
+    if member.type not in CALCULATED or member.sql is None:
+        return [member]
+    leaves: list[Member] = []
+    for ref in member.sql.references():
+        referenced = model.cubes[ref.cube].member(ref.name)
+        if referenced is not None and referenced.is_measure:
+            leaves += [leaf for leaf in leaf_measures(model, referenced) if leaf not in leaves]
+    return leaves or [member]
+
+
+def is_fan_out_safe(member: Member, multiplied: set[str]) -> bool:
+    """An aggregating measure gives the right answer over a join that repeats its cube's rows
+    when it is not multiplied at all, or when it is a distinct count (a plain `count` becomes
+    one of the key)."""
+    if member.cube not in multiplied:
+        return True
+    if member.type == "count" and member.sql is None:
+        return True
+    return member.type in ("count_distinct", "count_distinct_approx")
+
+
+def fan_out_leaves(model: Model, measures: list[Member], multiplied: set[str]) -> list[Member]:
+    """The aggregating measures behind `measures` that the joins would inflate, once each."""
+    leaves = [leaf for m in measures for leaf in leaf_measures(model, m)]
+    return [leaf for leaf in dict.fromkeys(leaves) if not is_fan_out_safe(leaf, multiplied)]
+
+
+def _window(model: Model, query: Query, dimensions: list[Column]) -> Window | None:
+    """The time dimension a cumulative measure rolls over: the first one with a date range
+    (its granular column when selected); None when the query has none, which makes cumulative
+    measures plain aggregates, as in Cube."""
+    for td in query.time_dimensions:
+        column = next((c for c in dimensions
+                       if c.granularity and c.member.path == td.dimension), None)
+        if td.date_range is None and column is not None:
+            raise SchemaError("Time series queries without dateRange aren't supported")
+        if td.date_range is not None:
+            member = column.source if column is not None else source_member(
+                model, find_member(model, td.dimension, "dimensions"))
+            return Window(td.date_range, column, member)  # type: ignore[arg-type]
+    return None
+
+
+def _to_utc(bounds: tuple[str, str | None], timezone: str) -> tuple[datetime, datetime | None]:
+    """Local bounds -> UTC instants, truncated to milliseconds as SQL timestamps compare."""
+    def utc(local: str) -> datetime:
+        instant = dates.local_to_utc(local, timezone)
+        return instant.replace(microsecond=instant.microsecond // 1000 * 1000)
+    low, high = bounds
+    return utc(low), (utc(high) if high is not None else None)
+
+
+def _filter_bounds(node: Filter, member: Member, timezone: str
+                   ) -> tuple[datetime, datetime | None] | None:
+    """`PlannedFilter.utc_bounds` for a filter that compares a time; a comparison of a time
+    member with a value that is no date is refused with Cube's date message."""
+    compares_time = node.operator in DATE_OPERATORS or (
+        node.operator in COMPARISONS and member.type == "time")
+    if not compares_time:
+        return None
+    try:
+        if node.bounds is None:
+            raise dates.DateParseError(str((node.values or [""])[0]))
+        return _to_utc(node.bounds, timezone)
+    except dates.DateParseError as exc:
+        raise QueryError(str(exc)) from None
+
+
+def _plan_filter(model: Model, node: FilterNode, timezone: str) -> PlannedNode | None:
     if isinstance(node, FilterGroup):
-        items = tuple(p for p in (_plan_filter(model, item) for item in node.items) if p)
+        items = tuple(p for p in (_plan_filter(model, item, timezone) for item in node.items)
+                      if p)
         if not items:
             return None  # an empty group renders nothing, as in Cube
         kinds = {_is_measure_node(item) for item in items}
@@ -238,7 +348,8 @@ def _plan_filter(model: Model, node: FilterNode) -> PlannedNode | None:
                               + _js(node.to_json()))
         return PlannedGroup(node.kind, items)
     member = source_member(model, find_any_member(model, node.member))
-    return PlannedFilter(member, node.operator, node.values)
+    return PlannedFilter(member, node.operator, node.values,
+                         _filter_bounds(node, member, timezone))
 
 
 def _view_paths(model: Model, node: FilterNode) -> list[tuple[str, ...]]:
@@ -497,3 +608,24 @@ def _check_ungrouped_primary_keys(model: Model, cubes: list[str], dimensions: li
                 "Ungrouped query requires primary keys to be present in dimensions: "
                 + ", ".join(f"'{m}'" for m in missing)
                 + ". Pass allowUngroupedWithoutPrimaryKey option to disable this check.")
+
+
+def sub_query_tree(model: Model, member: Member) -> tuple[str, list[JoinStep], set[str]]:
+    """The joins a `sub_query` dimension's SQL needs, rooted at its own cube (whose primary key
+    the sub-query is grouped by): (root, steps, multiplied cubes)."""
+    cube = model.cubes[member.cube]
+    if not cube.primary_keys:
+        raise SchemaError(f"One or more Primary key is required for '{cube.name}' cube")
+    needed = [member.cube] + [c for ref in member.sql.references()  # type: ignore[union-attr]
+                              for c in cubes_of(model, model.cubes[ref.cube].member(ref.name),
+                                                set()) if c != member.cube]
+    needed = list(dict.fromkeys(needed))
+    root, steps = join_tree(model, needed)
+    if root != member.cube:
+        root = member.cube
+        found = _tree_from(model, root, [c for c in needed if c != root])
+        if found is None:
+            raise SchemaError("Can't find join path to join "
+                              + ", ".join(f"'{c}'" for c in needed))
+        steps = found
+    return root, steps, multiplied_cubes(root, steps)

@@ -20,25 +20,22 @@ truncation, intervals, LIKE escaping, placeholders, NULL order...) it asks its `
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from datetime import timezone as timezone_utc_module
 from functools import lru_cache
-from typing import Callable
+from typing import Callable, Iterable
 from zoneinfo import ZoneInfo
 
 import sqlglot
 from sqlglot import exp
 
-from engine import dates
 from .dialects import DUCKDB, Dialect, Fragment, get_dialect
 from engine.model import underscore
 from engine.model import CubeRef, Member, MemberRef, Model, Template, parse_interval
-from .plan import (Column, Plan, PlannedFilter, PlannedGroup, PlannedNode, filter_members,
-                   row_date_ranges)
-
-DIALECT = DUCKDB.name  # the default dialect
-
+from .plan import (Column, Plan, PlannedFilter, PlannedGroup, PlannedNode, fan_out_leaves,
+                   leaf_measures, row_date_ranges, sub_query_tree)
 
 @dataclass
 class CompiledQuery:
@@ -69,11 +66,6 @@ class _Params:
 
 def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-def parse_sql(text: str, dialect: Dialect = DUCKDB) -> exp.Expression:
-    """Parse a fragment of model SQL (cached: the same fragments recur in every query)."""
-    return dialect.parse(text)
 
 
 class Renderer:
@@ -199,22 +191,6 @@ class Renderer:
         return select
 
 
-CALCULATED = ("number", "string", "time", "boolean")
-
-
-def leaf_measures(model: Model, member: Member) -> list[Member]:
-    """The aggregating measures a measure is built from: itself, or for a calculated measure
-    (`number` and friends) every measure its SQL references, recursively."""
-    if member.type not in CALCULATED or member.sql is None:
-        return [member]
-    leaves: list[Member] = []
-    for ref in member.sql.references():
-        referenced = model.cubes[ref.cube].member(ref.name)
-        if referenced is not None and referenced.is_measure:
-            leaves += [leaf for leaf in leaf_measures(model, referenced) if leaf not in leaves]
-    return leaves or [member]
-
-
 def check_model_sql(model: Model, dialect: Dialect | str | None = None) -> None:
     """Parse every member's SQL once (in the dialect model SQL is written in, DuckDB's unless
     `dialect` says otherwise), so SQL we cannot read fails at load with file and line rather
@@ -256,15 +232,26 @@ class _CheckRenderer(Renderer):
         return "cube"
 
 
-def is_fan_out_safe(member: Member, multiplied: set[str]) -> bool:
-    """An aggregating measure gives the right answer over a join that repeats its cube's rows
-    when it is not multiplied at all, or when it is a distinct count (a plain `count` becomes
-    one of the key)."""
-    if member.cube not in multiplied:
-        return True
-    if member.type == "count" and member.sql is None:
-        return True
-    return member.type in ("count_distinct", "count_distinct_approx")
+def key_count_probes(model: Model, cubes: Iterable[str],
+                     dialect: Dialect | str | None = None) -> dict[str, tuple[str, str]]:
+    """For each of `cubes` that has a primary key: `SELECT count(<key>) FROM <source>` and
+    `SELECT count(*) FROM <source>`, with the FROM and key SQL exactly as queries have them
+    (what `Backend.keys_not_null` compares to prove the key holds no NULL). Cubes whose SQL
+    cannot be rendered are left out."""
+    dialect = get_dialect(dialect)
+    renderer = Renderer(model, dialect=dialect)
+    probes = {}
+    for name in cubes:
+        cube = model.cubes.get(name)
+        if cube is None or cube.kind != "cube" or not cube.primary_keys:
+            continue
+        try:
+            key = renderer.primary_key_text(name)
+            source = dialect.render(cube_source(model, name, renderer))
+        except (ValueError, LookupError, TypeError):
+            continue
+        probes[name] = (f"SELECT count({key}) FROM {source}", f"SELECT count(*) FROM {source}")
+    return probes
 
 
 def compile_plan(model: Model, plan: Plan, total: bool = False,
@@ -293,17 +280,11 @@ def compile_plan(model: Model, plan: Plan, total: bool = False,
     count_rows = frozenset({plan.root} & set(keys_not_null)) - set(plan.multiplied)
     renderer = Renderer(model, plan.multiplied, plan.ungrouped, dialect=dialect,
                         count_rows=count_rows)
-    having_measures = [m for m in filter_members(plan.having)
-                       if all(m is not c.source for c in plan.measures)]
-    leaves = [leaf for m in [c.source for c in plan.measures] + having_measures
-              for leaf in leaf_measures(model, m)]
-    unsafe = [leaf for leaf in dict.fromkeys(leaves) if not is_fan_out_safe(leaf, plan.multiplied)]
-    cumulative = [c for c in plan.measures if c.source.rolling_window is not None]
-    window_dimension = _window_dimension(plan) if cumulative and not plan.ungrouped else None
-    if window_dimension is not None:
-        select = _cumulative_select(model, plan, renderer, params, cumulative, window_dimension)
+    if plan.window is not None:
+        select = _cumulative_select(model, plan, renderer, params)
     else:
-        select = _aggregate_select(model, plan, renderer, params, unsafe, having_measures)
+        select = _aggregate_select(model, plan, renderer, params, plan.fan_out_leaves,
+                                   plan.having_measures)
 
     total_sql, total_params = None, []
     if total:
@@ -336,30 +317,13 @@ def _aggregate_select(model: Model, plan: Plan, renderer: Renderer, params: _Par
 
 # --- cumulative measures (rolling windows, running totals) ----------------------------------------
 
-def _window_dimension(plan: Plan):
-    """The time dimension a cumulative measure rolls over: the first one with a date range
-    (its granular column when selected); None when the query has none, which makes cumulative
-    measures plain aggregates, as in Cube."""
-    from engine.errors import SchemaError
-    for td in plan.query.time_dimensions:
-        column = next((c for c in plan.dimensions
-                       if c.granularity and c.member.path == td.dimension), None)
-        if td.date_range is None and column is not None:
-            raise SchemaError("Time series queries without dateRange aren't supported")
-        if td.date_range is not None:
-            return td, column
-    return None
-
-
-def _cumulative_select(model: Model, plan: Plan, renderer: Renderer, params: _Params,
-                       cumulative: list[Column], window_dimension) -> exp.Select:
+def _cumulative_select(model: Model, plan: Plan, renderer: Renderer,
+                       params: _Params) -> exp.Select:
     """Cumulative measures over a series of time buckets: each bucket aggregates the rows whose
     time falls in its window. Other measures are computed as usual and joined on the buckets."""
-    import dataclasses
-
-    td, time_column = window_dimension
-    source = next(c.source for c in plan.dimensions if c is time_column) if time_column else \
-        _member_of_path(model, td.dimension)
+    window = plan.window
+    assert window is not None
+    cumulative, time_column, source = plan.cumulative, window.column, window.member
     other_dimensions = [c for c in plan.dimensions if c is not time_column]
     dialect = params.dialect
     # The rows the windows draw from: every filter except the rolled dimension's date range.
@@ -369,8 +333,8 @@ def _cumulative_select(model: Model, plan: Plan, renderer: Renderer, params: _Pa
         isinstance(w, PlannedFilter) and w.member is source and w.operator == "inDateRange")])
     local_time = _local_time(renderer.expression(source), plan.timezone, params,
                              _fixed_offset(unrolled, source))
-    start = params.bind(td.date_range[0], "TIMESTAMP")
-    end = params.bind(td.date_range[1], "TIMESTAMP")
+    start = params.bind(window.date_range[0], "TIMESTAMP")
+    end = params.bind(window.date_range[1], "TIMESTAMP")
 
     if time_column is not None:
         granularity = time_column.granularity
@@ -436,9 +400,7 @@ def _cumulative_select(model: Model, plan: Plan, renderer: Renderer, params: _Pa
     regular = [c for c in plan.measures if c not in cumulative]
     if regular:
         rest = dataclasses.replace(plan, measures=regular, order=[])
-        leaves = [leaf for c in regular for leaf in leaf_measures(model, c.source)]
-        unsafe = [leaf for leaf in dict.fromkeys(leaves)
-                  if not is_fan_out_safe(leaf, plan.multiplied)]
+        unsafe = fan_out_leaves(model, [c.source for c in regular], plan.multiplied)
         others = _aggregate_select(model, rest, renderer, params, unsafe, [])
         select_from = _left_join(select_from, others.subquery("others", copy=False),
                                  _same_keys(keys, driver, "others", dialect))
@@ -455,12 +417,6 @@ def _same_keys(keys: list[Column], left: str, right: str,
     return exp.and_(*[dialect.null_safe_eq(exp.column(c.alias, table=left, quoted=True),
                                            exp.column(c.alias, table=right, quoted=True))
                       for c in keys], copy=False)
-
-
-def _member_of_path(model: Model, path: str) -> Member:
-    from .plan import source_member
-    cube, _, name = path.partition(".")
-    return source_member(model, model.cubes[cube].member(name))  # type: ignore[arg-type]
 
 
 def _local_time(value: exp.Expression, timezone: str, params: _Params,
@@ -490,24 +446,11 @@ def _fixed_offset(plan: Plan, member: Member) -> int | None:
     there is little per-row work to save."""
     if plan.timezone == "UTC" or plan.ungrouped:
         return None
-    ranges = row_date_ranges(plan.where, member)
-    if not ranges:
+    bounds = [f.utc_bounds for f in row_date_ranges(plan.where, member)]
+    if not bounds:
         return None
-    try:
-        bounds = [(_utc_bound(f.values[0], "from", plan.timezone, plan.query.now),  # type: ignore[index]
-                   _utc_bound(f.values[-1], "to", plan.timezone, plan.query.now))  # type: ignore[index]
-                  for f in ranges]
-        return constant_offset(plan.timezone, max(b[0] for b in bounds),
-                               min(b[1] for b in bounds))
-    except Exception:  # noqa: BLE001 - a bad value is refused where the filter is written
-        return None
-
-
-def _utc_bound(value: str, side: str, timezone: str, now: datetime) -> datetime:
-    """A date filter value as the UTC instant `_leaf` compares with (milliseconds kept)."""
-    utc = dates.local_to_utc(dates.date_filter_bound(value, side, timezone, now),  # type: ignore[arg-type]
-                             timezone)
-    return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
+    return constant_offset(plan.timezone, max(b[0] for b in bounds),  # type: ignore[index]
+                           min(b[1] for b in bounds))  # type: ignore[index,type-var]
 
 
 # Over this many days, `constant_offset` does not look (3,660 samples: 3.5 ms the first time
@@ -629,11 +572,11 @@ def _measure_value(member: Member, value: exp.Expression, dialect: Dialect) -> e
 def _joined_rows(model: Model, plan: Plan, renderer: Renderer, params: _Params,
                  expressions: list[exp.Expression]) -> exp.Select:
     """SELECT <expressions> FROM the join tree WHERE the query's row filters."""
-    select = _select(*expressions).from_(_source(model, plan.root, renderer), copy=False)
+    select = _select(*expressions).from_(cube_source(model, plan.root, renderer), copy=False)
     for step in plan.joins:
         on = renderer.fragment(renderer.text(step.join.sql))
-        select = _left_join(select, _source(model, step.joined, renderer), on)
-    where = _conditions(plan.where, renderer.expression, params, plan.timezone, plan.query.now)
+        select = _left_join(select, cube_source(model, step.joined, renderer), on)
+    where = _conditions(plan.where, renderer.expression, params)
     where += [renderer.fragment(renderer.text(s.sql)) for s in plan.segments]  # type: ignore
     for measure in plan.measure_filter_members:
         where += [renderer.fragment(renderer.text(f)) for f in measure.filters]
@@ -676,7 +619,7 @@ def _flat_select(model: Model, plan: Plan, renderer: Renderer, params: _Params) 
     if plan.ungrouped:
         return select
     select = _group_by_dimensions(select, len(plan.dimensions))
-    having = _conditions(plan.having, renderer.expression, params, plan.timezone, plan.query.now)
+    having = _conditions(plan.having, renderer.expression, params)
     return select.having(exp.and_(*having, copy=False), copy=False) if having else select
 
 
@@ -726,7 +669,7 @@ def _keys_select(model: Model, plan: Plan, renderer: Renderer, params: _Params,
             *[_as(exp.column(a, table="keys", quoted=True), a) for a in dimension_aliases],
             *[_as(own.expression(m), alias_of[m.path]) for m in cube_measures],
         ).from_(keys.subquery("keys", copy=False), copy=False),
-            _source(model, cube_name, own), joined_back)
+            cube_source(model, cube_name, own), joined_back)
         per_cube = _group_by_dimensions(per_cube, len(plan.dimensions))
         parts.append(per_cube.subquery(name, copy=False))
         source_of.update({m.path: name for m in cube_measures})
@@ -750,43 +693,24 @@ def _keys_select(model: Model, plan: Plan, renderer: Renderer, params: _Params,
                         for a in dimension_aliases], copy=False) if dimension_aliases else exp.true()
         select = _left_join(select, part, on)
 
-    having = _conditions(plan.having, measure_value, params, plan.timezone, plan.query.now)
+    having = _conditions(plan.having, measure_value, params)
     return select.where(exp.and_(*having, copy=False), copy=False) if having else select
 
 
 def _sub_query_select(model: Model, member: Member, dialect: Dialect = DUCKDB) -> exp.Select:
     """SELECT <cube primary key>, <the dimension's measure SQL> over the cube and the cubes that
-    SQL needs, grouped by the key."""
-    from engine.errors import SchemaError
-    from .plan import cubes_of, join_tree, multiplied_cubes
-
+    SQL needs (`plan.sub_query_tree`), grouped by the key."""
     cube = model.cubes[member.cube]
-    if not cube.primary_keys:
-        raise SchemaError(f"One or more Primary key is required for '{cube.name}' cube")
-    needed = [member.cube] + [c for ref in member.sql.references()  # type: ignore[union-attr]
-                              for c in cubes_of(model, model.cubes[ref.cube].member(ref.name),
-                                                set()) if c != member.cube]
-    root, steps = join_tree(model, list(dict.fromkeys(needed)))
-    if root != member.cube:
-        root, steps = member.cube, _steps_from(model, member.cube, needed)
-    inner = Renderer(model, multiplied_cubes(root, steps), prefix="sub_", dialect=dialect)
+    root, steps, multiplied = sub_query_tree(model, member)
+    inner = Renderer(model, multiplied, prefix="sub_", dialect=dialect)
     value = inner.fragment(inner.text(member.sql))  # type: ignore[arg-type]
     select = _select(*[_as(inner.expression(key), f"__pk_{i}")
                           for i, key in enumerate(cube.primary_keys)],
-                     _as(value, "value")).from_(_source(model, root, inner), copy=False)
+                     _as(value, "value")).from_(cube_source(model, root, inner), copy=False)
     for step in steps:
         on = inner.fragment(inner.text(step.join.sql))
-        select = _left_join(select, _source(model, step.joined, inner), on)
+        select = _left_join(select, cube_source(model, step.joined, inner), on)
     return _group_by_dimensions(select, len(cube.primary_keys))
-
-
-def _steps_from(model: Model, root: str, cubes: list[str]):
-    from engine.errors import SchemaError
-    from .plan import _tree_from
-    steps = _tree_from(model, root, [c for c in dict.fromkeys(cubes) if c != root])
-    if steps is None:
-        raise SchemaError("Can't find join path to join " + ", ".join(f"'{c}'" for c in cubes))
-    return steps
 
 
 def member_alias_sql(model: Model, member: Member) -> str:
@@ -794,7 +718,8 @@ def member_alias_sql(model: Model, member: Member) -> str:
     return member_alias(model.cubes[member.cube].alias, member.name)
 
 
-def _source(model: Model, cube_name: str, renderer: Renderer) -> exp.Expression:
+def cube_source(model: Model, cube_name: str, renderer: Renderer) -> exp.Expression:
+    """A cube's FROM item: its `sql_table` or `(sql)`, under the renderer's alias for it."""
     cube = model.cubes[cube_name]
     dialect = renderer.dialect
     if cube.sql_table is not None:
@@ -867,29 +792,28 @@ _CASTS = {"number": "DOUBLE", "boolean": "BOOLEAN", "time": "TIMESTAMP"}
 ValueOf = Callable[[Member], exp.Expression]
 
 
-def _conditions(nodes: list[PlannedNode], value_of: ValueOf, params: _Params,
-                timezone: str, now: datetime) -> list[exp.Expression]:
+def _conditions(nodes: list[PlannedNode], value_of: ValueOf,
+                params: _Params) -> list[exp.Expression]:
     out = []
     for node in nodes:
-        condition = _condition(node, value_of, params, timezone, now)
+        condition = _condition(node, value_of, params)
         if condition is not None:
             out.append(condition)
     return out
 
 
-def _condition(node: PlannedNode, value_of: ValueOf, params: _Params,
-               timezone: str, now: datetime) -> exp.Expression | None:
+def _condition(node: PlannedNode, value_of: ValueOf,
+               params: _Params) -> exp.Expression | None:
     if isinstance(node, PlannedGroup):
-        parts = _conditions(list(node.items), value_of, params, timezone, now)
+        parts = _conditions(list(node.items), value_of, params)
         if not parts:
             return None
         combine = exp.or_ if node.kind == "or" else exp.and_
         return exp.paren(combine(*[exp.paren(p) for p in parts], copy=False))
-    return exp.paren(_leaf(node, value_of, params, timezone, now))
+    return exp.paren(_leaf(node, value_of, params))
 
 
-def _leaf(f: PlannedFilter, value_of: ValueOf, params: _Params, timezone: str,
-          now: datetime) -> exp.Expression:
+def _leaf(f: PlannedFilter, value_of: ValueOf, params: _Params) -> exp.Expression:
     column = value_of(f.member)
     member_type = "number" if f.member.is_measure and f.member.type not in (
         "string", "time", "boolean") else f.member.type
@@ -902,10 +826,9 @@ def _leaf(f: PlannedFilter, value_of: ValueOf, params: _Params, timezone: str,
     def bind(value: str) -> exp.Expression:
         return params.bind(value, cast)
 
-    def time_bound(value: str, side: str) -> exp.Expression:
-        local = dates.date_filter_bound(value, side, timezone, now)
-        utc = dates.local_to_utc(local, timezone)
-        return params.bind(utc.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3], "TIMESTAMP")
+    def time_bound(side: int) -> exp.Expression:
+        instant = f.utc_bounds[side]  # type: ignore[index]
+        return params.bind(instant.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3], "TIMESTAMP")
 
     if op in ("equals", "in"):
         if not non_null:
@@ -933,14 +856,14 @@ def _leaf(f: PlannedFilter, value_of: ValueOf, params: _Params, timezone: str,
     if op in ("gt", "gte", "lt", "lte"):
         comparison = {"gt": exp.GT, "gte": exp.GTE, "lt": exp.LT, "lte": exp.LTE}[op]
         if f.member.type == "time":
-            return comparison(this=column, expression=time_bound(values[0], "from"))
+            return comparison(this=column, expression=time_bound(0))
         return comparison(this=column, expression=bind(values[0]))
     if op == "set":
         return exp.not_(exp.Is(this=column, expression=exp.Null()))
     if op == "notSet":
         return exp.Is(this=column, expression=exp.Null())
     if op in ("inDateRange", "onTheDate", "notInDateRange"):
-        low, high = time_bound(values[0], "from"), time_bound(values[-1], "to")
+        low, high = time_bound(0), time_bound(1)
         if op == "notInDateRange":
             return exp.or_(exp.LT(this=column, expression=low),
                            exp.GT(this=column.copy(), expression=high), copy=False)
@@ -948,12 +871,12 @@ def _leaf(f: PlannedFilter, value_of: ValueOf, params: _Params, timezone: str,
                         exp.LTE(this=column.copy(), expression=high), copy=False)
     # Single-value date operators compare with the value as a range start, as the Cube release we
     # replay (1.7, legacy planner) does: `beforeOrOnDate ["2024-01-15"]` is `<= 2024-01-15 00:00`.
-    # Relative values were already resolved to their start or end during normalization, so
-    # `beforeOrOnDate ["yesterday"]` does include all of yesterday.
+    # Relative values were resolved to their start or end during normalization, so
+    # `beforeOrOnDate ["yesterday"]` does include all of yesterday (`PlannedFilter.utc_bounds`).
     comparisons = {"beforeDate": exp.LT, "beforeOrOnDate": exp.LTE, "afterDate": exp.GT,
                    "afterOrOnDate": exp.GTE}
     if op in comparisons:
-        return comparisons[op](this=column, expression=time_bound(values[0], "from"))
+        return comparisons[op](this=column, expression=time_bound(0))
     raise ValueError(f"unhandled operator {op}")
 
 

@@ -35,7 +35,7 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Mapping
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import duckdb
@@ -83,10 +83,11 @@ class Backend:
     def for_tenant(self, tenant: str) -> "Backend":
         raise NotImplementedError(f"the {self.name} backend has no tenants")
 
-    def keys_not_null(self, model: Any, cubes: Iterable[str]) -> frozenset[str]:
-        """Which of `cubes` (names in `model`) have a primary key the database proves holds no
-        NULL, from metadata alone (never a scan). The compiler counts their rows with COUNT(*)
-        instead of COUNT(pk). Nothing is proven by default."""
+    def keys_not_null(self, probes: Mapping[str, tuple[str, str]]) -> frozenset[str]:
+        """Which cubes have a primary key the database proves holds no NULL, from metadata alone
+        (never a scan). `probes`: cube -> (`SELECT count(<key>) FROM <source>`, `SELECT
+        count(*) FROM <source>`), as `engine.compile.key_count_probes` writes them. The
+        compiler then counts their rows with COUNT(*). Nothing is proven by default."""
         return frozenset()
 
     def close(self) -> None:
@@ -111,7 +112,7 @@ class DuckDBBackend(Backend):
         from .execute import connect
         self.connection = connect(database, threads, memory_limit)
 
-    def keys_not_null(self, model: Any, cubes: Iterable[str]) -> frozenset[str]:
+    def keys_not_null(self, probes: Mapping[str, tuple[str, str]]) -> frozenset[str]:
         """DuckDB's optimizer knows, from the column statistics every table keeps (per row group,
         updated on every write), whether a column can hold a NULL; when it cannot, it plans
         `count(col)` exactly as `count(*)` (`count_star()`, or a constant read from the table's
@@ -120,23 +121,14 @@ class DuckDBBackend(Backend):
         no row read, about 2 ms per cube. A source whose statistics do not reach the count
         (a view over files, expressions DuckDB does not propagate them through), or whose SQL
         fails, is not proven."""
-        from engine.compile.sql import Renderer, _source  # the FROM and key SQL exactly as queries have them
-
         def top(sql: str) -> tuple:
             node = json.loads(self.run(f"EXPLAIN (FORMAT JSON) {sql}")[0][1])[0]
             return node["name"], node.get("extra_info")
 
         proven = set()
-        renderer = Renderer(model, dialect=self.dialect)
-        for name in cubes:
-            cube = model.cubes.get(name)
-            if cube is None or cube.kind != "cube" or not cube.primary_keys:
-                continue
+        for name, (count_key, count_star) in probes.items():
             try:
-                key = renderer.primary_key_text(name)
-                source = self.dialect.render(_source(model, name, renderer))
-                if top(f"SELECT count({key}) FROM {source}") == \
-                        top(f"SELECT count(*) FROM {source}"):
+                if top(count_key) == top(count_star):
                     proven.add(name)
             except (DatabaseError, duckdb.Error, ValueError, LookupError, TypeError):
                 continue

@@ -98,9 +98,9 @@ def test_relative_date_range_compiles_new_bounds_when_the_clock_moves():
     assert engine.load(today)["data"] == reference.load(today)["data"]
 
 
-def test_relative_value_resolved_while_compiling_follows_the_clock():
-    # `gt ["yesterday"]` on a time dimension is not resolved by normalization (gt is not a date
-    # operator), so the compiled bound depends on the clock itself.
+def test_relative_comparison_value_follows_the_clock():
+    # `gt ["yesterday"]` keeps its value in the echo; normalization resolves its bound
+    # (`Filter.bounds`), which is part of the cache key, so a new day is a new entry.
     clock = Clock("2026-11-22T11:10:14Z")
     engine = Engine(models=CONFORMANCE / "model", database=CONFORMANCE / "data", now=clock)
     query = {"measures": ["Orders.count"], "filters": [

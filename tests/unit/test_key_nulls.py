@@ -131,7 +131,7 @@ def test_proof_is_kept_per_model_and_redone_on_reload(engine, data, tmp_path):
 
 
 def test_other_backends_prove_nothing():
-    assert Backend().keys_not_null(None, ["Anything"]) == frozenset()
+    assert Backend().keys_not_null({"Anything": ("SELECT 1", "SELECT 1")}) == frozenset()
 
 
 def test_the_compiler_counts_rows_only_where_the_key_is_proven(engine):
