@@ -20,7 +20,7 @@ from typing import Mapping
 from flask import Flask, Response, g, request
 
 from engine import Engine
-from engine.run.cache import begin_stats
+from engine.run import begin_stats
 from engine.web import duo, gitlab, graphql, rest
 from engine.web.auth import Auth, TokenStore
 from engine.web.http import log

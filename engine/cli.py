@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s duckcube %(message)s")
     from engine.web.auth import TokenFileError, TokenStore
-    from engine.run.backends import open_backend
+    from engine.run import open_backend
     from engine.web.tenants import DatabaseTenants, Tenants
 
     now = parse_instant(args.now) if args.now else None
@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     from server import create_app  # the web layer is only needed to serve
     import waitress
 
-    from engine.run.execute import warm_up
+    from engine.run import warm_up
     warm_up()
 
     app = create_app(backend, api_secret=secret, gitlab_tokens=tokens)

@@ -19,7 +19,8 @@ from datetime import datetime
 from typing import Any, Union
 
 from engine import dates
-from .errors import QueryError
+from engine.errors import QueryError
+from engine.javascript import js_number
 
 DEFAULT_LIMIT = 10000
 MAX_LIMIT = 50000
@@ -424,7 +425,6 @@ def _stringify(value: Any) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
-        from engine.respond.rows import js_number
         return js_number(value)
     return value
 

@@ -7,7 +7,7 @@ reloads it in dev mode.
 
 from .engine import REGULAR, COMPARE, BLENDING, Engine, parse_instant
 from .store import ModelStore
-from engine.run.cache import ContinueWait
+from engine.run import ContinueWait
 
 __all__ = ["Engine", "ModelStore", "ContinueWait", "parse_instant", "REGULAR", "COMPARE",
            "BLENDING"]

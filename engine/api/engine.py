@@ -25,20 +25,15 @@ from typing import Any, Callable
 import duckdb
 
 from engine import dates
-from engine.run.cache import (CACHE_MODES, ContinueWait, QueryQueue, RefreshKeys, ResultCache,
-                    cache_key_query, copy_body, current_stats, shared_queue)
+from engine.run import (CACHE_MODES, Backend, ContinueWait, Execution, QueryQueue, RefreshKeys,
+                        ResultCache, cache_key_query, copy_body, current_stats, open_backend,
+                        shared_queue)
 from engine.errors import QueryError
-from engine.run.backends import Backend, open_backend
-from engine.run.execute import Execution
-from engine.respond.meta import build_meta
-from engine.model import Model
-from engine.model import member_alias
-from engine.compile.plan import Plan, filter_members, build_plan
+from engine.respond import annotation, build_meta, compact, shape_rows, transformed_query
+from engine.model import Model, member_alias
+from engine.compile import (CompiledQuery, Plan, build_plan, compile_plan, filter_members,
+                            key_count_probes, leaf_measures)
 from engine.query import Query, normalize_query, parse_query_param
-from engine.respond.rows import annotation, compact, shape_rows
-from engine.compile.plan import leaf_measures
-from engine.compile.sql import CompiledQuery, compile_plan, key_count_probes
-from engine.respond.transformed import transformed_query
 from .store import ModelStore
 
 REGULAR, COMPARE, BLENDING = "regularQuery", "compareDateRangeQuery", "blendingQuery"

@@ -15,10 +15,10 @@ import logging
 import threading
 from pathlib import Path
 
-from engine.run.cache import check_refresh_keys
+from engine.run import check_refresh_keys
 from engine.errors import ModelError
 from engine.model import Model, load_model
-from engine.compile.sql import check_model_sql
+from engine.compile import check_model_sql
 
 log = logging.getLogger("duckcube")
 

@@ -32,8 +32,7 @@ import sqlglot
 from sqlglot import exp
 
 from .dialects import DUCKDB, Dialect, Fragment, get_dialect
-from engine.model import underscore
-from engine.model import CubeRef, Member, MemberRef, Model, Template, parse_interval
+from engine.model import CubeRef, Member, MemberRef, Model, Template, parse_interval, underscore
 from .plan import (Column, Plan, PlannedFilter, PlannedGroup, PlannedNode, fan_out_leaves,
                    leaf_measures, row_date_ranges, sub_query_tree)
 

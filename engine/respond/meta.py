@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.model import RELATIONSHIP_META_NAMES, Cube, Member, Model
+from engine.model import RELATIONSHIP_META_NAMES, Cube, Member, Model, titleize
 from .formats import format_description, reported_format
-from engine.model import titleize
 
 def _camel(name: str) -> str:
     """`count_distinct` -> `countDistinct`, Cube's aggType spelling."""

@@ -48,7 +48,7 @@ from zoneinfo import ZoneInfo
 from dateutil.relativedelta import relativedelta
 
 from engine.model import Cube, Granularity, Member, Model, Template
-from engine.compile.plan import Plan
+from engine.compile import Plan
 from engine.query import Filter, FilterGroup, FilterNode, TimeDimension
 
 # Each granularity and the finer ones a group of it splits into, in Cube's order.

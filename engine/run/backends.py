@@ -40,7 +40,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import duckdb
 
-from engine.compile.dialects import CLICKHOUSE, DUCKDB, Dialect
+from engine.compile import CLICKHOUSE, DUCKDB, Dialect
 from engine.errors import DatabaseError, ModelError
 
 _TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

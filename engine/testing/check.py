@@ -38,6 +38,7 @@ import duckdb
 from engine.api import Engine, parse_instant
 from engine.errors import CubeError, ModelError
 from engine.shipped import default_models, sample_database
+from engine.compile import Renderer, cube_source
 from engine.model import Cube, CubeRef, Member, MemberRef, Model, Template
 
 DEFAULT_EXAMPLES = 50
@@ -75,55 +76,15 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-class _Sql:
-    """Model SQL with each cube under its alias, for checks that read the tables directly."""
-
-    def __init__(self, model: Model):
-        self.model = model
-
-    def alias(self, cube: str) -> str:
-        return _quote(self.model.cubes[cube].alias)
-
-    def text(self, template: Template) -> str:
-        out = []
-        for part in template.parts:
-            if isinstance(part, CubeRef):
-                out.append(self.alias(part.cube))
-            elif isinstance(part, MemberRef):
-                out.append("(" + self.member(self.model.cubes[part.cube].member(part.name)) + ")")
-            else:
-                out.append(part)
-        return "".join(out)
-
-    def member(self, member: Member | None) -> str:
-        if member is None:
-            return "NULL"
-        if not member.is_measure:
-            return self.text(member.sql)  # type: ignore[arg-type]
-        value = self.text(member.sql) if member.sql is not None else None
-        if member.type in ("number", "string", "time", "boolean"):
-            return value or "NULL"
-        condition = " AND ".join(f"({self.text(f)})" for f in member.filters)
-        if condition:
-            value = f"CASE WHEN {condition} THEN {value or 1} END"
-        if member.type == "count":
-            return f"count({value})" if value else "count(*)"
-        if member.type == "count_distinct":
-            return f"count(DISTINCT {value})"
-        if member.type == "count_distinct_approx":
-            return f"approx_count_distinct({value})"
-        return f"{member.type}({value})"
-
-    def relation(self, cube_name: str, marker: str | None = None) -> str:
-        """The cube's rows under its alias; with `marker`, an extra TRUE column of that name."""
-        cube = self.model.cubes[cube_name]
-        inner = cube.sql_table if cube.sql_table is not None else \
-            f"({self.text(cube.sql)}) AS {_quote('__rows')}"  # type: ignore[arg-type]
-        if marker is None:
-            body = cube.sql_table if cube.sql_table is not None else \
-                f"({self.text(cube.sql)})"  # type: ignore[arg-type]
-            return f"{body} AS {self.alias(cube_name)}"
-        return f"(SELECT *, TRUE AS {_quote(marker)} FROM {inner}) AS {self.alias(cube_name)}"
+def _relation(sql: Renderer, cube_name: str, marker: str | None = None) -> str:
+    """The cube's rows under its alias, its SQL as queries render it; with `marker`, an extra
+    TRUE column of that name (which rows a LEFT JOIN matched)."""
+    cube = sql.model.cubes[cube_name]
+    if marker is None:
+        return sql.dialect.render(cube_source(sql.model, cube_name, sql))
+    inner = cube.sql_table if cube.sql_table is not None else \
+        f"({sql.text(cube.sql)}) AS {_quote('__rows')}"  # type: ignore[arg-type]
+    return f"(SELECT *, TRUE AS {_quote(marker)} FROM {inner}) AS {sql.cube_alias(cube_name)}"
 
 
 def _run(connection: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
@@ -146,7 +107,7 @@ class _Checker:
     def __init__(self, engine: Engine, model_root: Path | None):
         self.engine = engine
         self.model = engine.model
-        self.sql = _Sql(self.model)
+        self.sql = Renderer(self.model)
         self.connection = engine.connection
         self.root = model_root
         self.findings: list[Finding] = []
@@ -188,7 +149,7 @@ class _Checker:
         for name, cube in self.tables():
             try:
                 self.rows[name] = _run(self.connection,
-                                       f"SELECT count(*) FROM {self.sql.relation(name)}")[0][0]
+                                       f"SELECT count(*) FROM {_relation(self.sql, name)}")[0][0]
             except duckdb.Error as error:
                 self.broken_cubes.add(name)
                 what = f"sql_table {cube.sql_table}" if cube.sql_table else "sql"
@@ -200,8 +161,8 @@ class _Checker:
             keys = cube.primary_keys
             if name in self.broken_cubes or not keys:
                 continue
-            source = self.sql.relation(name)
-            texts = [self.sql.member(k) for k in keys]
+            source = _relation(self.sql, name)
+            texts = [self.sql.member_text(k) for k in keys]
             total = self.rows[name]
             for key, text in zip(keys, texts):
                 try:
@@ -258,8 +219,8 @@ class _Checker:
         for child, parent in sides:
             try:
                 joined, matched = _run(self.connection, (
-                    f"SELECT count(*), count({_quote(marker)}) FROM {self.sql.relation(child)} "
-                    f"LEFT JOIN {self.sql.relation(parent, marker)} ON {on}"))[0]
+                    f"SELECT count(*), count({_quote(marker)}) FROM {_relation(self.sql, child)} "
+                    f"LEFT JOIN {_relation(self.sql, parent, marker)} ON {on}"))[0]
             except duckdb.Error as error:
                 self.report("join", subject, cube, line,
                             f"{relationship} join SQL fails: {_first_line(error)}")
@@ -309,7 +270,7 @@ class _Checker:
                     self.alone(cube, segment, {**working, "segments": [segment.path], "limit": 1})
                     continue
                 try:
-                    _run(self.connection, f"SELECT count(*) FROM {self.sql.relation(name)} "
+                    _run(self.connection, f"SELECT count(*) FROM {_relation(self.sql, name)} "
                                           f"WHERE {self.sql.text(segment.sql)}")  # type: ignore
                 except duckdb.Error as error:
                     self.report("member", segment.path, cube, segment.line,
@@ -344,8 +305,8 @@ class _Checker:
                 if {name, other} & self.broken_cubes:
                     continue
                 try:
-                    own = _run(self.connection, f"SELECT {self.sql.member(measure)} "
-                                                f"FROM {self.sql.relation(other)}")[0][0]
+                    own = _run(self.connection, f"SELECT {self.sql.member_text(measure)} "
+                                                f"FROM {_relation(self.sql, other)}")[0][0]
                     rows = self.public.load({"measures": [measure.path]})["data"]
                 except (duckdb.Error, CubeError):
                     continue  # failing SQL is reported by the member check

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Response, request
 
 from engine.errors import CubeError
-from engine.respond.bodies import encode_json, parse_json_body
+from engine.respond import encode_json, parse_json_body
 
 log = logging.getLogger("duckcube")
 

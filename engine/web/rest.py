@@ -12,8 +12,8 @@ from flask import Blueprint, Response, request
 
 from engine.api import Engine
 from engine.errors import CubeError
-from engine.respond.bodies import encode_json
-from engine.run.cache import current_stats
+from engine.respond import encode_json
+from engine.run import current_stats
 
 from .auth import Auth
 from .http import json_response, log, request_params

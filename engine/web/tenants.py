@@ -19,9 +19,8 @@ import threading
 from pathlib import Path
 from typing import Any, Callable
 
-from engine.api import Engine
+from engine.api import Engine, ModelStore
 from engine.errors import CubeError
-from engine.api.store import ModelStore
 
 TENANT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 

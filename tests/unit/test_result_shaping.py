@@ -11,8 +11,8 @@ from decimal import Decimal
 import duckdb
 
 from engine.compile.plan import Column, Plan
-from engine.respond.rows import _js_float, column_formatter, format_time, format_value, js_number, \
-    shape_rows
+from engine.javascript import js_float, js_number
+from engine.respond.rows import column_formatter, format_time, format_value, shape_rows
 
 
 def test_fast_float_path_prints_what_the_general_path_prints():
@@ -23,7 +23,7 @@ def test_fast_float_path_prints_what_the_general_path_prints():
     values += [struct.unpack("d", struct.pack("Q", rng.getrandbits(64)))[0] for _ in range(20000)]
     for value in values:
         if math.isfinite(value):
-            assert js_number(value) == _js_float(value), value
+            assert js_number(value) == js_float(value), value
 
 
 def test_times_print_the_same_both_ways():

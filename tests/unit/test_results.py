@@ -5,7 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from engine.respond.rows import format_time, format_value, js_number
+from engine.javascript import js_number
+from engine.respond.rows import format_time, format_value
 
 
 @pytest.mark.parametrize("value, printed", [

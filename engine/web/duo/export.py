@@ -21,6 +21,7 @@ from dateutil.relativedelta import relativedelta
 from engine.api import Engine
 from engine.web.auth import Caller
 
+from .execute import execute_graphql
 from .resolvers import DuoSettings
 
 QUERY = """
@@ -85,7 +86,6 @@ def _date(value: str | dt.date, name: str) -> dt.date:
 
 def ai_metrics_rows(engine: Engine, group: str, start: str | dt.date, end: str | dt.date, *,
                     caller: Caller | None = None, settings: DuoSettings | None = None) -> list[dict]:
-    from . import execute_graphql
 
     first, last = _date(start, "start"), _date(end, "end")
     if first > last:
