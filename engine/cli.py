@@ -107,7 +107,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["check"]:  # engine.check has its own arguments
+    if argv[:1] == ["check"]:  # engine.testing.check has its own arguments
         from engine.testing.check import main as check_main
         return check_main(argv[1:])
     args = parser().parse_args(argv)

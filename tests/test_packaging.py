@@ -4,6 +4,7 @@ carries cubes/ and the fixture generators as data files (`engine.shipped` finds 
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -29,8 +30,16 @@ def installed(tmp_path_factory) -> Path:
     """A fresh virtual environment with duckcube installed from a wheel built here; its
     dependencies are this interpreter's (a .pth file): only the build backend is fetched."""
     work = tmp_path_factory.mktemp("install")
+    # Built from the committed files alone, as a fresh clone would be (no stale build/ tree).
+    source = work / "source"
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, check=True,
+                            capture_output=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
-                    "--wheel-dir", str(work / "dist"), str(ROOT)],
+                    "--wheel-dir", str(work / "dist"), str(source)],
                    check=True, timeout=300, capture_output=True)
     wheel = next((work / "dist").glob("duckcube-*.whl"))
     env = work / "venv"

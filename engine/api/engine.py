@@ -119,7 +119,7 @@ class Engine:
 
     cache:          True (or a shared `ResultCache`) keeps results in memory per tenant, model
                     version and normalized query, honouring cube `refresh_key`s, the request's
-                    `cache` mode and `renewQuery` (see `engine.cache`).
+                    `cache` mode and `renewQuery` (see `engine.run.cache`).
     continue_wait:  seconds a `load` waits for its query before raising `ContinueWait` (Cube's
                     200 `{"error": "Continue wait"}`); the query keeps running and the same
                     `load` asked again picks its result up. None: wait as long as it takes.
@@ -393,7 +393,7 @@ class Engine:
     def _orchestrate(self, model: Model, version: int, kind: str, queries: list[Query],
                      prepared: list[_Prepared], query_type: str | None,
                      cache_mode: str | None) -> dict:
-        """Cache lookup, dedupe, continue wait (see `engine.cache` for the rules)."""
+        """Cache lookup, dedupe, continue wait (see `engine.run.cache` for the rules)."""
         stats = current_stats()
         mode = cache_mode or queries[0].cache_mode
         renew = any(q.renew_query for q in queries)

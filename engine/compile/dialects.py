@@ -1,6 +1,6 @@
 """Where SQL dialects differ: one `Dialect` per database, each difference in one named method.
 
-`sqlgen` builds every query once, as sqlglot expressions, and asks the dialect only at the few
+`engine.compile.sql` builds every query once, as sqlglot expressions, and asks the dialect only at the few
 places where databases spell the same meaning differently; the dialect renders the finished
 expression. DuckDB is the reference (its methods build exactly the SQL duckdb has always run);
 ClickHouse gives the same answers. DuckDB's spelling first, then ClickHouse's:
@@ -191,7 +191,7 @@ class Dialect:
     def local_time_at_offset(self, value: exp.Expression, seconds: int,
                              bind: Callable[[Any, str | None], exp.Expression]) -> exp.Expression:
         """The wall-clock time at instant `value` in a zone whose UTC offset is `seconds` at
-        every instant the query's rows can hold (the caller proves it, `sqlgen._fixed_offset`):
+        every instant the query's rows can hold (the caller proves it, `compile.sql._fixed_offset`):
         the UTC timestamp plus that offset, which is exactly what `local_time` gives those rows.
         `bind(v, cast)` returns the placeholder of a new bound value.
 

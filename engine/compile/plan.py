@@ -2,7 +2,7 @@
 
 `build_plan` is where member names meet the model: unknown cubes and members, wrong kinds, hidden
 members, bad granularities and unreachable cubes are refused here with Cube's messages. The `Plan`
-it returns is plain data that `sqlgen` turns into SQL and `results` uses to shape rows.
+it returns is plain data that `engine.compile.sql` turns into SQL and `results` uses to shape rows.
 
 Column order follows Cube: dimensions, then time dimensions, then measures.
 """

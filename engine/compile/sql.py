@@ -9,11 +9,11 @@ query is not in UTC, and as one constant offset when the zone keeps one over the
 
 The query is built once; where databases spell the same meaning differently (time zones, date
 truncation, intervals, LIKE escaping, placeholders, NULL order...) it asks its `Dialect`
-(`engine.dialects`), which also renders the result. DuckDB is the default.
+(`engine.compile.dialects`), which also renders the result. DuckDB is the default.
 
 >>> from engine.model import load_model
 >>> from engine.query import normalize_query
->>> from engine.plan import build_plan
+>>> from engine.compile.plan import build_plan
 >>> from datetime import datetime, timezone
 >>> model = load_model("../shared/conformance/model")  # doctest: +SKIP
 """

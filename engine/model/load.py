@@ -2,7 +2,7 @@
 
 Reads every `*.yml` / `*.yaml` below a directory, checks it against Cube's model schema (unknown keys,
 bad types, duplicate members, missing references) and fails with `ModelError` naming the file, line
-and member. The result only describes the model; turning member SQL into query SQL is `sqlgen`'s job.
+and member. The result only describes the model; turning member SQL into query SQL is `engine.compile.sql`'s job.
 
 >>> import tempfile, pathlib
 >>> d = pathlib.Path(tempfile.mkdtemp())

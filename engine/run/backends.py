@@ -2,9 +2,9 @@
 
 A `Backend` is what the engine needs from a database:
 
-    backend.dialect      the `engine.dialects.Dialect` to compile queries with
+    backend.dialect      the `engine.compile.dialects.Dialect` to compile queries with
     backend.db_type      what `/load` reports as `dbType`
-    backend.connection   what `engine.execute.run` / `Execution.run` take: `.cursor()` gives an
+    backend.connection   what `engine.run.execute.run` / `Execution.run` take: `.cursor()` gives an
                          object with `.execute(sql, params).fetchall()`, `.interrupt()`, `.close()`
                          (a DuckDB connection is one; ClickHouse gets a small adapter)
     backend.model_sql(sql)   model-written SQL (refresh keys) in the backend's dialect
@@ -101,7 +101,7 @@ class Backend:
 
 
 class DuckDBBackend(Backend):
-    """DuckDB in process: exactly what `engine.execute.connect` opens."""
+    """DuckDB in process: exactly what `engine.run.execute.connect` opens."""
 
     name = "duckdb"
     db_type = "duckdb"
@@ -269,7 +269,7 @@ class ClickHouseBackend(Backend):
 
 
 class ClickHouseConnection:
-    """The DuckDB-connection shape `engine.execute` drives, over a clickhouse-connect client."""
+    """The DuckDB-connection shape `engine.run.execute` drives, over a clickhouse-connect client."""
 
     def __init__(self, backend: ClickHouseBackend, kill_on_interrupt: bool = True):
         self.backend = backend
@@ -304,7 +304,7 @@ class ClickHouseCursor:
                                           settings=backend.query_settings(self._query_id))
         except Exception as exc:  # clickhouse_connect's errors, whatever the transport
             if self._interrupted:
-                # What engine.execute.Execution reads as "the timeout fired".
+                # What engine.run.execute.Execution reads as "the timeout fired".
                 raise duckdb.InterruptException("INTERRUPT Error: Interrupted!") from None
             if not _is_clickhouse_error(exc):
                 raise
@@ -468,7 +468,7 @@ class ChdbBackend(ClickHouseBackend):
 
     def load_directory(self, directory: Path, database: str | None = None) -> list[str]:
         """Every `*.parquet` / `*.csv` below `directory` (subfolders included, in the order
-        `engine.execute.attach_directory` reads them) as a MergeTree table named after the file
+        `engine.run.execute.attach_directory` reads them) as a MergeTree table named after the file
         (columns Nullable, as DuckDB's are; rows kept in file order)."""
         database = database or self.database
         if database != self.database:
@@ -507,7 +507,7 @@ def open_backend(spec: str | Backend | None = None, database: Any = None,
                  threads: int | None = 1, memory_limit: str | None = "auto") -> Backend:
     """The backend `spec` names (`duckdb`, the default; `chdb`; a `clickhouse://` URL) over
     `database` (DuckDB and chDB: the data inputs; a ClickHouse server has its data already).
-    `memory_limit` is DuckDB's (see `engine.execute.connect`); the others ignore it."""
+    `memory_limit` is DuckDB's (see `engine.run.execute.connect`); the others ignore it."""
     if isinstance(spec, Backend):
         return spec
     if spec is None or spec == "duckdb":

@@ -34,7 +34,7 @@ def test_registry():
 
 def test_cube_file_is_generated_from_the_registry():
     assert (ROOT / "cubes" / "duo_usage_events.yml").read_text() == cubegen.render(), \
-        "run: python -m engine.duo.cubegen"
+        "run: python -m engine.web.duo.cubegen"
 
 
 def test_models_load_with_the_existing_cubes():

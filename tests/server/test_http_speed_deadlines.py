@@ -1,4 +1,4 @@
-"""`engine.execute.Deadlines`: the query timeouts on one thread instead of a timer thread each."""
+"""`engine.run.execute.Deadlines`: the query timeouts on one thread instead of a timer thread each."""
 
 import threading
 import time

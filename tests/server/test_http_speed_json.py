@@ -1,6 +1,6 @@
 """The server's fast JSON paths give what the standard library gave: orjson for request and response
 bodies (`engine.respond.bodies.encode_json`, `parse_json_body`), the kept /meta body, and the job
-result copy (`engine.cache.copy_body`)."""
+result copy (`engine.run.cache.copy_body`)."""
 
 import json
 import math

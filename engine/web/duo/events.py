@@ -6,10 +6,10 @@ and the `extras` keys its transformation block keeps. Everything that depends on
 events is generated from here:
 
 * the per-event and per-feature measures of `cubes/duo_usage_events.yml`
-  (`engine.duo.cubegen`, checked by a test),
+  (`engine.web.duo.cubegen`, checked by a test),
 * the GraphQL enums `AiUsageEventType`, `AiUsageEventFeature`, `AiUserMetricsSort`, the per-feature
   `<feature>UserMetrics` types with one `<eventName>EventCount` field per registered event, and
-  the per-feature `aiMetrics` objects (`engine.duo.schema`),
+  the per-feature `aiMetrics` objects (`engine.web.duo.schema`),
 * the event names and extras the fixture generator writes (`fixtures/duo_generate.py`).
 
 As in GitLab, `registered_events(feature)` includes deprecated events (ids reserved for old data),

@@ -5,7 +5,7 @@ the rates GitLab's dashboard computes from them).
 Every number comes from the GraphQL API (`group { aiMetrics(startDate, endDate) }`), so the
 export follows the same rules and permissions:
 
-    python -m engine.duo.export ai-metrics --group gitlab-org --start 2025-01-01 --end 2025-06-30
+    python -m engine.web.duo.export ai-metrics --group gitlab-org --start 2025-01-01 --end 2025-06-30
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import sys
 from dateutil.relativedelta import relativedelta
 
 from engine.api import Engine
+from engine.shipped import shipped
 from engine.web.auth import Caller
 
 from .execute import execute_graphql
@@ -158,15 +159,13 @@ def run(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m engine.duo.export ai-metrics ...` over the shipped models and Duo sample data."""
-    from pathlib import Path
-
-    parser = argparse.ArgumentParser(prog="python -m engine.duo.export")
+    """`python -m engine.web.duo.export ai-metrics ...` over the shipped models and Duo sample data."""
+    parser = argparse.ArgumentParser(prog="python -m engine.web.duo.export")
     sub = parser.add_subparsers(dest="what", required=True)
     p = sub.add_parser("ai-metrics", help="a group's aiMetrics per month, as CSV")
     add_arguments(p)
-    p.add_argument("--models", default=str(Path(__file__).resolve().parents[2] / "cubes"))
-    p.add_argument("--db", default=str(Path(__file__).resolve().parents[2] / "fixtures" / "data" / "duo"))
+    p.add_argument("--models", default=str(shipped("cubes")))
+    p.add_argument("--db", default=str(shipped("fixtures") / "data" / "duo"))
     p.add_argument("--now", default=None)
     args = parser.parse_args(argv)
     return run(Engine(models=args.models, database=args.db, now=args.now), args)
