@@ -1,7 +1,7 @@
 """The model an engine serves, and dev-mode hot reload of its YAML files.
 
     store = ModelStore("cubes", watch=True)   # duckcube serve --dev
-    store.refresh()        # per request: reloads if a *.yml / *.yaml file changed, was added or removed
+    store.refresh()        # per request: reloads if a model file (YAML, Jinja, JS, Python helper) changed, was added or removed
     store.model, store.version, store.error
 
 A broken edit does not take the server down: `refresh()` keeps the last good model, logs the
@@ -22,7 +22,7 @@ from engine.compile.sql import check_model_sql
 
 log = logging.getLogger("duckcube")
 
-_PATTERNS = ("*.yml", "*.yaml")
+_PATTERNS = ("*.yml", "*.yaml", "*.jinja", "*.js", "*.py")
 
 
 class ModelStore:

@@ -289,13 +289,60 @@ class _ModelFile(_Strict):
     views: list[_ViewDef] = []
 
 
-def load_model(directory: str | Path) -> Model:
-    """Load and validate every YAML model file below `directory` (sorted by path)."""
+MODEL_SUFFIXES = (".yml", ".yaml", ".js")
+
+
+def is_model_file(path: Path) -> bool:
+    """A file Cube reads as a model: YAML, YAML-with-Jinja (`x.yml.jinja`) or JavaScript."""
+    if path.suffix == ".jinja":
+        return Path(path.stem).suffix in (".yml", ".yaml")
+    return path.suffix in MODEL_SUFFIXES
+
+
+def load_model(directory: str | Path, compile_context: dict | None = None) -> Model:
+    """Load and validate every model file below `directory` (sorted by path): YAML, Jinja
+    templated YAML (with the Python helpers of `globals.py` beside them) and JavaScript.
+
+    `compile_context` is what templates see as `COMPILE_CONTEXT` (default
+    `{"securityContext": {}}`)."""
     root = Path(directory)
     if not root.is_dir():
         raise ModelError(f"model directory not found: {root}")
-    files = sorted(p for p in root.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file())
-    return build_model([_read_yaml_file(path, root) for path in files], root)
+    files = sorted(p for p in root.rglob("*") if is_model_file(p) and p.is_file()
+                   and "node_modules" not in p.relative_to(root).parts)
+    helpers = root / "globals.py"
+    texts = {path: path.read_text() for path in files if path.suffix != ".js"}
+    needs_jinja = helpers.is_file() or any(
+        path.suffix == ".jinja" or "{" in text and _looks_jinja(text)
+        for path, text in texts.items())
+    documents: list[tuple[Any, str]] = []
+    if needs_jinja:
+        from . import jinja
+        with jinja.cube_module(root if helpers.is_file() else None):
+            contexts = (jinja.template_contexts(jinja.run_python_file(helpers, "globals.py"))
+                        if helpers.is_file() else [])
+            renderer = jinja.JinjaModels(contexts, compile_context)
+            for path, text in texts.items():
+                shown = _shown(path, root)
+                if jinja.is_jinja(path, text):
+                    text = renderer.render(text, shown)
+                documents.append((parse_yaml_document(text, shown), shown))
+    else:
+        documents = [(parse_yaml_document(text, _shown(path, root)), _shown(path, root))
+                     for path, text in texts.items()]
+    scripts = [path for path in files if path.suffix == ".js"]
+    if scripts:
+        from .js import load_js_models
+        documents += load_js_models(root, scripts, compile_context)
+    return build_model(documents, root)
+
+
+def _looks_jinja(text: str) -> bool:
+    return "{%" in text or "{{" in text or "{#" in text
+
+
+def _shown(path: Path, root: Path) -> str:
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
 
 
 def build_model(documents: list[tuple[Any, str]], root: Path | None = None) -> Model:
@@ -367,11 +414,6 @@ def _add_unique(cubes: dict[str, Cube], cube: Cube) -> None:
         raise ModelError(f"cube '{cube.name}' is defined twice (also in {cubes[cube.name].file})",
                          cube.file, cube.line)
     cubes[cube.name] = cube
-
-
-def _read_yaml_file(path: Path, root: Path) -> tuple[Any, str]:
-    shown = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
-    return parse_yaml_document(path.read_text(), shown), shown
 
 
 def parse_yaml_document(text: str, shown: str) -> Any:
