@@ -79,7 +79,7 @@ def yaml_client():
     return client_for(CONFORMANCE / "model")
 
 
-@pytest.fixture(scope="module", params=["jinja"])
+@pytest.fixture(scope="module", params=sorted(VERSIONS))
 def version(request):
     models, suffix = VERSIONS[request.param]
     return client_for(models), suffix
