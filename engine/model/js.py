@@ -95,6 +95,12 @@ def load_js_models(root: Path, scripts: list[Path],
             ctx.eval(_PRELUDE + "\n//# sourceURL=duckcube-js-prelude.js")
             ctx.eval(f"__files = {json.dumps(files)}; "
                      f"globalThis.COMPILE_CONTEXT = {json.dumps(context, default=str)};")
+            for name, text in files.items():
+                if name.endswith(".js"):
+                    # On the file's first line, so V8's line numbers are the file's.
+                    _evaluate(ctx, f"__wrappers[{json.dumps(name)}] = (function (module, exports, "
+                                   f"require, __filename) {{ with (__scope) {{ {text}\n}} }});"
+                                   f"\n//# sourceURL={name}", name)
             for name in order:
                 _evaluate(ctx, f"__run({json.dumps(name)}); undefined", name)
             pending = _evaluate(ctx, "Promise.all(__pending)", order[-1] if order else "")
@@ -115,7 +121,8 @@ def load_js_models(root: Path, scripts: list[Path],
         document = documents.setdefault(file, {"cubes": [], "views": []})
         document["cubes" if item["kind"] == "cube" else "views"].append(raw)
     rank = {name: index for index, name in enumerate(order)}
-    return [(document, file) for file, document in sorted(documents.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0]))]
+    ordered = sorted(documents.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0]))
+    return [(document, file) for file, document in ordered]
 
 
 def _evaluate(ctx: Any, code: str, file: str) -> Any:
@@ -132,6 +139,9 @@ def _error(exc: Exception, file: str) -> ModelError:
     text = str(exc).strip()
     first = text.splitlines()[0] if text else type(exc).__name__
     match = _LOCATION.match(first)
+    if match and match.group(1) in ("<anonymous>", "undefined") and file:
+        # A syntax error: V8 reads the sourceURL comment only once the script parses.
+        return ModelError(match.group(3), file, int(match.group(2)))
     if match and not match.group(1).startswith("duckcube-js-prelude"):
         return ModelError(match.group(3), match.group(1), int(match.group(2)))
     message = match.group(3) if match else first

@@ -6,6 +6,7 @@
 // `{Other.member}` in template literals - the reference form of YAML member SQL.
 var __defs = [];
 var __files = {};
+var __wrappers = {};
 var __modules = {};
 var __pending = [];
 var __stack = [];
@@ -135,9 +136,9 @@ function __run(file) {
     if (found === null) throw new Error("require('" + request + "'): no such file");
     return __run(found);
   };
-  var code = '(function (module, exports, require, __filename) { with (__scope) { ' +
-             __files[file] + '\n} })\n//# sourceURL=' + file;
-  var wrapper = (0, eval)(code);
+  // Compiled beforehand, one top-level script per file (engine/model/js.py), so V8 names
+  // the file in syntax and runtime errors alike.
+  var wrapper = __wrappers[file];
   __stack.push(file);
   try {
     wrapper(module, module.exports, require, file);
