@@ -28,8 +28,11 @@ _PATTERNS = ("*.yml", "*.yaml", "*.jinja", "*.js", "*.py")
 class ModelStore:
     """The current model of a directory (or a fixed `Model`) and its version number."""
 
-    def __init__(self, models: str | Path | Model, watch: bool = False):
+    def __init__(self, models: str | Path | Model, watch: bool = False,
+                 compile_context: dict | None = None):
         self.watch = watch and not isinstance(models, Model)
+        # What Jinja and JS models see as COMPILE_CONTEXT (default {"securityContext": {}}).
+        self.compile_context = compile_context
         self.version = 1
         self.error: ModelError | None = None
         self._lock = threading.Lock()
@@ -40,7 +43,7 @@ class ModelStore:
         else:
             self.directory = Path(models)
             self._signature = self._scan()
-            self.model = load_model(self.directory)
+            self.model = load_model(self.directory, self.compile_context)
         _check(self.model)
 
     def _scan(self) -> tuple:
@@ -66,7 +69,7 @@ class ModelStore:
                 return self.model
             self._signature = signature
             try:
-                model = load_model(self.directory)
+                model = load_model(self.directory, self.compile_context)
                 _check(model)
             except ModelError as exc:
                 self.error = exc
