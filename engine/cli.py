@@ -4,7 +4,8 @@
     duckcube serve --models my_cubes --db warehouse.duckdb --port 4001
     duckcube serve --now 2026-11-22T11:10:14Z   # freeze the clock (or DUCKCUBE_NOW=...)
     CUBEJS_API_SECRET=... duckcube serve --host 0.0.0.0 --tenants data/ --gitlab-tokens tokens.json
-    duckcube serve --dev                 # reload the models when their YAML files change
+    duckcube serve --dev                 # reload the models when their files change
+    duckcube serve --project my-cube-project   # model/, globals.py, cube.py and .env of a Cube project
 
 CUBEJS_API_SECRET in the environment turns on Cube's JWT check (HS256); without it the server
 only listens on a loopback address.
@@ -25,6 +26,7 @@ from pathlib import Path
 from .api import Engine, ModelStore, parse_instant
 from .run.cache import DEFAULT_CONTINUE_WAIT, DEFAULT_QUERY_TIMEOUT, ResultCache, shared_queue
 from .errors import ModelError
+from .model import read_project
 from .shipped import default_models, sample_database
 
 _TRUE = ("1", "true", "yes", "on")
@@ -60,7 +62,10 @@ def parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve Cube's REST API")
     serve.add_argument("--models", type=Path, default=None,
-                       help="directory of Cube YAML models (default: ./cubes)")
+                       help="directory of Cube models: YAML, Jinja, JS (default: ./cubes)")
+    serve.add_argument("--project", type=Path, default=None,
+                       help="a Cube project directory: its model/ folder, globals.py, cube.py "
+                            "and .env (CUBEJS_DB_DUCKDB_DATABASE_PATH, CUBEJS_API_SECRET)")
     data = serve.add_mutually_exclusive_group()
     data.add_argument("--db", default=None,
                       help="DuckDB file (read-only) or directory of Parquet/CSV files; "
@@ -111,7 +116,18 @@ def main(argv: list[str] | None = None) -> int:
         from engine.testing.check import main as check_main
         return check_main(argv[1:])
     args = parser().parse_args(argv)
-    secret = os.environ.get("CUBEJS_API_SECRET") or None
+    project = None
+    if args.project is not None:
+        try:
+            project = read_project(args.project)
+        except ModelError as exc:
+            print(f"duckcube: {exc}", file=sys.stderr)
+            return 2
+        args.models = args.models or project.models
+        if args.db is None and args.tenants is None and project.database is not None:
+            args.db = str(project.database)
+    secret = os.environ.get("CUBEJS_API_SECRET") or (project.api_secret if project else None) \
+        or None
     if not secret and not is_loopback(args.host):
         print(f"duckcube: refusing to listen on {args.host} without CUBEJS_API_SECRET: anyone "
               "who can reach it could read the data. Set CUBEJS_API_SECRET, or listen on "
@@ -129,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
                    continue_wait=args.continue_wait, query_timeout=args.query_timeout,
                    queue=shared_queue(), memory_limit=args.memory_limit)
     try:
-        store = ModelStore(args.models or default_models(), watch=args.dev)
+        store = ModelStore(args.models or default_models(), watch=args.dev,
+                           compile_context=project.compile_context() if project else None)
         on_server = args.backend.startswith("clickhouse")
         if on_server and (args.db or args.tenants):
             raise ModelError("a ClickHouse server holds its own data: no --db / --tenants")

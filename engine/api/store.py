@@ -1,7 +1,7 @@
 """The model an engine serves, and dev-mode hot reload of its YAML files.
 
     store = ModelStore("cubes", watch=True)   # duckcube serve --dev
-    store.refresh()        # per request: reloads if a *.yml / *.yaml file changed, was added or removed
+    store.refresh()        # per request: reloads if a model file (YAML, Jinja, JS, Python helper) changed, was added or removed
     store.model, store.version, store.error
 
 A broken edit does not take the server down: `refresh()` keeps the last good model, logs the
@@ -22,14 +22,17 @@ from engine.compile import check_model_sql
 
 log = logging.getLogger("duckcube")
 
-_PATTERNS = ("*.yml", "*.yaml")
+_PATTERNS = ("*.yml", "*.yaml", "*.jinja", "*.js", "*.py")
 
 
 class ModelStore:
     """The current model of a directory (or a fixed `Model`) and its version number."""
 
-    def __init__(self, models: str | Path | Model, watch: bool = False):
+    def __init__(self, models: str | Path | Model, watch: bool = False,
+                 compile_context: dict | None = None):
         self.watch = watch and not isinstance(models, Model)
+        # What Jinja and JS models see as COMPILE_CONTEXT (default {"securityContext": {}}).
+        self.compile_context = compile_context
         self.version = 1
         self.error: ModelError | None = None
         self._lock = threading.Lock()
@@ -40,7 +43,7 @@ class ModelStore:
         else:
             self.directory = Path(models)
             self._signature = self._scan()
-            self.model = load_model(self.directory)
+            self.model = load_model(self.directory, self.compile_context)
         _check(self.model)
 
     def _scan(self) -> tuple:
@@ -66,7 +69,7 @@ class ModelStore:
                 return self.model
             self._signature = signature
             try:
-                model = load_model(self.directory)
+                model = load_model(self.directory, self.compile_context)
                 _check(model)
             except ModelError as exc:
                 self.error = exc

@@ -129,6 +129,7 @@ def find_member(model: Model, path: str, kind: str) -> Member:
     member = getattr(cube, kind).get(name)
     if member is None:
         raise SchemaError(f"'{name}' not found for path '{path}'")
+    _check_runnable(member)
     return member
 
 
@@ -140,7 +141,16 @@ def find_any_member(model: Model, path: str) -> Member:
     member = cube.member(name)
     if member is None or member.kind == "segment":
         raise SchemaError(f"'{name}' not found for path '{path}'")
+    _check_runnable(member)
     return member
+
+
+def _check_runnable(member: Member) -> None:
+    """Multi-stage members load but are not computed: querying one is refused, never answered
+    as if it were a plain member."""
+    if member.multi_stage:
+        raise QueryError(f"Multi-stage {member.kind} '{member.path}' cannot be queried: "
+                         "multi-stage calculations are not supported yet")
 
 
 def source_member(model: Model, member: Member) -> Member:

@@ -17,7 +17,9 @@ MEASURE_TYPES = (
     "count", "count_distinct", "count_distinct_approx", "sum", "avg", "min", "max",
     "number", "string", "time", "boolean", "running_total",
 )
-DIMENSION_TYPES = ("string", "number", "boolean", "time")
+DIMENSION_TYPES = ("string", "number", "boolean", "time", "geo")
+# Measure types only a multi-stage measure (`multi_stage: true`) may have.
+MULTI_STAGE_MEASURE_TYPES = ("rank", "number_agg")
 RELATIONSHIPS = {
     "many_to_one": "many_to_one", "belongs_to": "many_to_one", "belongsTo": "many_to_one",
     "manyToOne": "many_to_one",
@@ -195,6 +197,8 @@ class Member:
     # A dimension computed per row of its cube from another cube's measure (`sub_query: true`).
     sub_query: bool = False
     rolling_window: RollingWindow | None = None  # cumulative measures only
+    # `multi_stage: true`: loadable, but refused when queried (multi-stage queries are not run).
+    multi_stage: bool = False
 
     @property
     def path(self) -> str:
@@ -238,7 +242,11 @@ class Cube:
     segments: dict[str, Member] = field(default_factory=dict)
     refresh_key: dict | None = None
     kind: Literal["cube", "view"] = "cube"
+    # /meta's flat `folders` ({name, members}) and `nestedFolders` (members may be folders).
     folders: list[dict] = field(default_factory=list)
+    nested_folders: list[dict] = field(default_factory=list)
+    # /meta's `hierarchies`: {name: "Cube.h", title?, levels: ["Cube.dim", ...], public}.
+    hierarchies: list[dict] = field(default_factory=list)
 
     @property
     def primary_keys(self) -> list[Member]:
@@ -254,6 +262,9 @@ class Model:
 
     cubes: dict[str, Cube]
     directory: Path | None = None
+    # Keys the model uses whose behaviour the engine does not run (one line each, file:line
+    # first), logged once when the model loads and listed by `duckcube check`.
+    warnings: tuple[str, ...] = ()
     # Breadth-first join searches from a cube, filled in by `plan` as queries need them.
     join_paths: dict = field(default_factory=dict, repr=False, compare=False)
 

@@ -101,7 +101,9 @@ def cube_meta(cube: Cube, component: int | None, extended: bool = False) -> dict
     if cube.meta is not None:
         out["meta"] = cube.meta
     out.update({"measures": measures, "dimensions": dimensions, "segments": segments,
-                "hierarchies": [], "folders": cube.folders, "nestedFolders": cube.folders})
+                "hierarchies": [{**h, "name": f"{cube.name}.{h['name']}"} for h in cube.hierarchies],
+                "folders": cube.folders,
+                "nestedFolders": cube.nested_folders})
     if extended:
         out["fileName"] = cube.file
         out["joins"] = [{"name": j.target,

@@ -562,6 +562,9 @@ def run(args: argparse.Namespace) -> int:
                      invariants=args.invariants)
     for finding in findings:
         print(finding)
+    # Keys accepted but not run: listed, not counted as problems (the answers do not use them).
+    for line in engine.model.warnings:
+        print(f"warning: {line}")
     cubes = len(engine.model.cubes)
     if findings:
         print(f"duckcube check: {len(findings)} problem{'s' if len(findings) != 1 else ''} "

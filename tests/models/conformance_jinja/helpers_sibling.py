@@ -1,0 +1,5 @@
+from cube import SafeString
+
+
+def count_measure():
+    return SafeString("- name: count\n        type: count")
