@@ -24,6 +24,9 @@ from engine.javascript import js_number
 
 DEFAULT_LIMIT = 10000
 MAX_LIMIT = 50000
+# Reliability bounds (README "Reliability"): `and`/`or` filters nest at most this deep; deeper
+# is 400 before anything recurses over it. Cube has no limit; real queries nest 2-4 deep.
+MAX_FILTER_DEPTH = 32
 
 _ID = re.compile(r"^[a-zA-Z0-9_]+\.[a-zA-Z0-9_]+$")
 _DIMENSION_WITH_TIME = re.compile(r"^[a-zA-Z0-9_]+\.[a-zA-Z0-9_]+(\.[a-zA-Z0-9_]+)?$")
@@ -191,6 +194,9 @@ def parse_query_param(raw: Any) -> Any:
             return json.loads(raw)
         except json.JSONDecodeError as exc:
             raise QueryError(f"Unable to decode query param as JSON, error: {exc.msg}") from None
+        except RecursionError:  # the stdlib decoder recurses once per nesting level
+            raise QueryError("Unable to decode query param as JSON, error: "
+                             "Maximum nesting depth exceeded") from None
     return raw
 
 
@@ -271,6 +277,8 @@ def _check_format(query: dict) -> None:
         if not isinstance(query["filters"], list):
             raise _fail('"filters" must be an array')
         for i, item in enumerate(query["filters"]):
+            if _filter_depth(item) > MAX_FILTER_DEPTH:
+                raise _fail(f'"filters[{i}]" nests and/or deeper than {MAX_FILTER_DEPTH} levels')
             if not _valid_filter_node(item):
                 raise _fail(f'"filters[{i}]" does not match any of the allowed types')
     if "timeDimensions" in query:
@@ -311,6 +319,21 @@ def _check_format(query: dict) -> None:
     for key in query:
         if key not in _KNOWN_KEYS:
             raise _fail(f'"{key}" is not allowed')
+
+
+def _filter_depth(node: Any) -> int:
+    """How deep `and`/`or` nest in `node`, without recursion (stops counting past the limit)."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > MAX_FILTER_DEPTH:
+            return deepest
+        if isinstance(item, dict):
+            for kind in ("and", "or"):
+                if isinstance(item.get(kind), list):
+                    stack.extend((child, depth + 1) for child in item[kind])
+    return deepest
 
 
 def _valid_filter_node(node: Any) -> bool:
@@ -369,6 +392,14 @@ def _check_time_dimensions(items: Any) -> None:
         if "compareDateRange" in td:
             if not isinstance(td["compareDateRange"], list):
                 raise _fail(f'"{label}.compareDateRange" must be an array')
+            if not td["compareDateRange"]:
+                raise _fail(f'"{label}.compareDateRange" must contain at least 1 items')
+            for j, item in enumerate(td["compareDateRange"]):
+                if not (isinstance(item, str) or (
+                        isinstance(item, list) and 1 <= len(item) <= 2
+                        and all(isinstance(d, str) for d in item))):
+                    raise _fail(f'"{label}.compareDateRange[{j}]" does not match any of the '
+                                "allowed types")
             if td.get("dateRange") is not None:
                 raise _fail(f'"{label}" contains a conflict between optional exclusive peers '
                             "[dateRange, compareDateRange]")

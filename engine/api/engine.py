@@ -568,7 +568,7 @@ def _split_compare_date_range(query: Any) -> list[dict] | None:
         raise QueryError("compareDateRange can only exist for one timeDimension")
     index = carriers[0]
     ranges = query["timeDimensions"][index]["compareDateRange"]
-    if not isinstance(ranges, list):
+    if not isinstance(ranges, list) or not ranges:
         return None  # the format check reports it
     split = []
     for date_range in ranges:

@@ -74,4 +74,8 @@ def parse_json_body(raw: bytes) -> Any:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:
             pass
-    return json.loads(raw.decode(errors="replace"))
+    text = raw.decode(errors="replace")
+    try:
+        return json.loads(text)
+    except RecursionError:  # the stdlib recurses per nesting level; orjson stops at 1024
+        raise json.JSONDecodeError("Maximum nesting depth exceeded", text, 0) from None
